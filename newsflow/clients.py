@@ -1,0 +1,64 @@
+"""Two ways to reach the ingest path: over HTTP, or in this process through the same app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import quote
+
+import requests
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict
+
+
+class IngestClient(Protocol):
+    def post_article(self, doc: dict) -> Answer: ...
+    def post_media(self, data: bytes, filename: str) -> Answer: ...
+
+
+class HttpIngest:
+    def __init__(self, base_url: str, timeout: float = 30) -> None:
+        self.base = base_url.rstrip("/")
+        self.timeout = timeout
+        self.http = requests.Session()
+
+    def _answer(self, resp: requests.Response) -> Answer:
+        try:
+            body = resp.json()
+        except ValueError:
+            body = {"error": "bad_answer", "detail": resp.text[:200], "field": None}
+        return Answer(resp.status_code, body)
+
+    def post_article(self, doc: dict) -> Answer:
+        return self._answer(self.http.post(f"{self.base}/v1/articles", json=doc, timeout=self.timeout))
+
+    def post_media(self, data: bytes, filename: str) -> Answer:
+        resp = self.http.post(
+            f"{self.base}/v1/media?filename={quote(filename)}",
+            data=data,
+            headers={"Content-Type": "application/octet-stream"},
+            timeout=self.timeout,
+        )
+        return self._answer(resp)
+
+
+class InProcessIngest:
+    """The ingest app's own request path without a server (``newsflow import`` on a laptop)."""
+
+    def __init__(self, app) -> None:
+        self.client = app.test_client()
+
+    def post_article(self, doc: dict) -> Answer:
+        resp = self.client.post("/v1/articles", json=doc)
+        return Answer(resp.status_code, resp.get_json())
+
+    def post_media(self, data: bytes, filename: str) -> Answer:
+        resp = self.client.post(
+            "/v1/media", query_string={"filename": filename}, data=data,
+            content_type="application/octet-stream",
+        )
+        return Answer(resp.status_code, resp.get_json())

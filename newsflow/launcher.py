@@ -1,0 +1,116 @@
+"""``newsflow up``: every part of the system as child processes of one command.
+
+Redis (private, on a unix socket in the data dir, unless REDIS_URL is set), the schema
+migration, one Celery worker, the outbox relay, and both web services under gunicorn.
+Ctrl-C stops every process it started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from newsflow import redis_server
+from shared import migrate
+from shared.settings import Settings
+from shared.tasknames import ALL_QUEUES
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    host: str = "127.0.0.1"
+    concurrency: int = 1
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def ingest_url(self) -> str:
+        return f"http://{self.host}:{self.settings.ingest_port}"
+
+    @property
+    def feed_url(self) -> str:
+        return f"http://{self.host}:{self.settings.feed_port}"
+
+    def env(self) -> dict[str, str]:
+        s = self.settings
+        return {
+            **os.environ,
+            "NEWSFLOW_DATA_DIR": str(s.data_dir),
+            "DATABASE_URL": s.database_url,
+            "REDIS_URL": s.redis_url,
+            "PUBLIC_BASE_URL": s.public_base_url,
+        }
+
+    def commands(self) -> dict[str, list[str]]:
+        py = sys.executable
+        s = self.settings
+        gunicorn = [py, "-m", "gunicorn", "--workers", "2", "--no-control-socket", "--access-logfile", "-"]
+        return {
+            "worker": [
+                py, "-m", "celery", "-A", "render.worker", "worker", "--loglevel", "INFO",
+                "-Q", ",".join(ALL_QUEUES), "--concurrency", str(self.concurrency),
+                "--hostname", f"render-{os.getpid()}@%h",
+            ],
+            "relay": [py, "-m", "newsflow", "relay"],
+            "ingest": [*gunicorn, "--bind", f"{self.host}:{s.ingest_port}", "ingest.wsgi:app"],
+            "feed": [*gunicorn, "--bind", f"{self.host}:{s.feed_port}", "feed.wsgi:app"],
+        }  # fmt: skip
+
+    def start(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        logs = s.data_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        if s.embedded_redis:
+            proc, _url = redis_server.start(s.data_dir, socket=s.redis_socket)
+            self.procs["redis"] = proc
+        migrate.upgrade(s.database_url)
+        for name, cmd in self.commands().items():
+            log = (logs / f"{name}.log").open("ab")
+            self.procs[name] = subprocess.Popen(cmd, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+        self.wait_healthy()
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        for url in (self.ingest_url, self.feed_url):
+            while True:
+                self.check_alive()
+                try:
+                    if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{url}/healthz did not answer 200 within {timeout:.0f}s")
+                time.sleep(0.2)
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"{name} exited with {proc.returncode}; see {self.settings.data_dir}/logs/{name}.log"
+                )
+
+    def stop(self) -> None:
+        # Web and worker first, Redis last, so nothing loses its broker mid-task.
+        order = [n for n in self.procs if n != "redis"] + (["redis"] if "redis" in self.procs else [])
+        for name in order:
+            proc = self.procs[name]
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def demo_dir() -> Path:
+    return Path(__file__).parent / "demo" / "seed"

@@ -1,0 +1,19 @@
+"""The feed service: ``create_app()`` builds the read side."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from feed import errors, views
+from feed.context import FeedContext
+from shared.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.json.ensure_ascii = False
+    app.extensions["newsflow"] = FeedContext.build(settings)
+    errors.init_app(app)
+    views.init_app(app)
+    return app

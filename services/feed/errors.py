@@ -1,0 +1,30 @@
+"""Errors as JSON ``{"error", "detail", "field"}``; never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+_DETAIL = {
+    404: "nothing is published at this address",
+    410: "this article was withdrawn by its publisher",
+}
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        status = exc.code or 500
+        detail = _DETAIL.get(status, exc.description or exc.name)
+        code = exc.name.lower().replace(" ", "_")
+        return jsonify({"error": code, "detail": detail, "field": None}), status
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        body = {"error": "internal_error", "detail": "an unexpected error occurred", "field": None}
+        return jsonify(body), 500

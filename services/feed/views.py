@@ -1,0 +1,92 @@
+"""Public URLs: feeds, article and channel pages, media, health. These URLs never change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
+
+from feed.context import FeedContext
+from shared import health, keys
+from shared.models import ArticleRow
+
+bp = Blueprint("feed", __name__)
+
+FEED_TYPES = {
+    "rss": "application/rss+xml; charset=utf-8",
+    "atom": "application/atom+xml; charset=utf-8",
+    "json": "application/feed+json; charset=utf-8",
+}
+MEDIA_TYPES = {
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "avif": "image/avif",
+}
+HTML = "text/html; charset=utf-8"
+
+
+def ctx() -> FeedContext:
+    return current_app.extensions["newsflow"]
+
+
+def serve(key: str, content_type: str, max_age: int) -> Response:
+    served = ctx().artifacts.get(key)
+    if served is None:
+        abort(404)
+    resp = Response(served.data, content_type=content_type)
+    resp.set_etag(served.etag)
+    resp.last_modified = datetime.fromtimestamp(int(served.mtime), UTC)
+    resp.cache_control.public = True
+    resp.cache_control.max_age = max_age
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp.make_conditional(request)
+
+
+@bp.get("/feeds/<path:name>.<fmt>")
+def feed(name: str, fmt: str):
+    if fmt not in FEED_TYPES:
+        abort(404)
+    return serve(keys.feed_artifact(name, fmt), FEED_TYPES[fmt], max_age=60)
+
+
+@bp.get("/articles/<article_id>")
+def article(article_id: str):
+    if not article_id.isalnum() or len(article_id) > 32:
+        abort(404)
+    if ctx().artifacts.get(keys.page_artifact(article_id)) is None:
+        with ctx().sessions() as session:
+            row = session.get(ArticleRow, article_id)
+            if row is not None and row.status == "withdrawn":
+                abort(410)
+    return serve(keys.page_artifact(article_id), HTML, max_age=60)
+
+
+@bp.get("/")
+def home():
+    return serve(keys.channel_page_artifact(keys.FEED_ALL), HTML, max_age=60)
+
+
+@bp.get("/<any(region, source):kind>/<name>")
+def channel(kind: str, name: str):
+    return serve(keys.channel_page_artifact(f"{kind}/{keys.feed_name(name)}"), HTML, max_age=60)
+
+
+@bp.get("/media/<set_key>/<name>.<ext>")
+def media(set_key: str, name: str, ext: str):
+    if ext not in MEDIA_TYPES or not set_key.isalnum() or not name.replace("_", "").isalnum():
+        abort(404)
+    # Content-addressed: a URL's bytes never change, so caches may keep them for a year.
+    resp = serve(f"media/{set_key}/{name}.{ext}", MEDIA_TYPES[ext], max_age=31536000)
+    resp.cache_control.immutable = True
+    return resp
+
+
+@bp.get("/healthz")
+def healthz():
+    body, code = health.report(ctx().engine, ctx().settings.redis_url)
+    return jsonify(body), code
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,1 @@
+"""The write side: HTTP API, importers, and the outbox relay."""

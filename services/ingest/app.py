@@ -1,0 +1,20 @@
+"""The ingest service: ``create_app()`` builds the write API."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from ingest import errors, views
+from ingest.context import IngestContext
+from shared.settings import Settings
+
+
+def create_app(settings: Settings | None = None, context: IngestContext | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.ensure_ascii = False  # CJK stays readable in responses
+    app.extensions["newsflow"] = context or IngestContext.build(settings)
+    errors.init_app(app)
+    views.init_app(app)
+    return app

@@ -1,0 +1,39 @@
+"""A Celery *client* for ingest: it only sends tasks by name, it defines none.
+
+Publishing must fail fast when Redis is away: the outbox keeps the row and the relay tries
+again, so a slow broker never holds up a request.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from celery import Celery
+
+from shared.tasknames import TASK_QUEUES
+
+
+class Sender(Protocol):
+    def __call__(self, task: str, args: list, eta: str | None = None) -> None: ...
+
+
+def make_celery_client(redis_url: str) -> Celery:
+    app = Celery("newsflow-ingest", broker=redis_url, set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry=False,
+        broker_connection_retry_on_startup=False,
+        broker_connection_max_retries=0,
+        broker_transport_options={"socket_connect_timeout": 1, "socket_timeout": 2},
+        task_routes={name: {"queue": queue} for name, queue in TASK_QUEUES.items()},
+    )
+    return app
+
+
+class CelerySender:
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def __call__(self, task: str, args: list, eta: str | None = None) -> None:
+        self.app.send_task(task, args=args, eta=eta, queue=TASK_QUEUES[task], retry=False)

@@ -1,0 +1,90 @@
+"""The body HTML policy: refuse active content outright, then keep only an allowlist.
+
+Refusing (not silently stripping) ``<script>``, event handlers and ``javascript:`` URLs tells a
+sender that something hostile or broken is upstream; everything else outside the allowlist is
+dropped by nh3 (ammonia), which also normalizes the markup.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import nh3
+
+from shared.schema import XML_FORBIDDEN
+
+TAGS = {
+    "p", "br", "hr", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "code",
+    "strong", "b", "em", "i", "u", "s", "sub", "sup", "small", "mark", "q", "cite", "abbr",
+    "ul", "ol", "li", "dl", "dt", "dd",
+    "a", "img", "figure", "figcaption",
+    "table", "thead", "tbody", "tfoot", "tr", "th", "td", "caption",
+    "span", "ruby", "rt", "rp",
+}  # fmt: skip
+ATTRIBUTES = {
+    "a": {"href", "title", "hreflang"},
+    "img": {"src", "alt", "width", "height", "title"},
+    # A figure with data-association marks where an associated picture stands in the text.
+    "figure": {"data-association"},
+    "abbr": {"title"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "ol": {"start"},
+    "*": {"lang", "dir"},
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+ACTIVE_TAGS = {"script", "iframe", "object", "embed", "frame", "frameset", "applet", "base", "form"}
+_JS_URL = re.compile(r"^\s*(javascript|vbscript)\s*:", re.IGNORECASE)
+
+
+class ActiveContent(ValueError):
+    """The body carries something executable; the message says what and where."""
+
+
+class _Detector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.found:
+            return
+        line = self.getpos()[0]
+        if tag in ACTIVE_TAGS:
+            self.found = f"<{tag}> element on line {line}"
+            return
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.found = f"{name}= event handler on <{tag}> (line {line})"
+                return
+            if name in ("href", "src", "action", "formaction") and value and _JS_URL.match(value):
+                self.found = f"{name}={value.split(':', 1)[0]}: URL on <{tag}> (line {line})"
+                return
+
+
+def find_active_content(html: str) -> str | None:
+    detector = _Detector()
+    detector.feed(html)
+    detector.close()
+    return detector.found
+
+
+def sanitize_body(html: str) -> str:
+    """Allowlisted, normalized HTML with XML-forbidden characters removed.
+
+    Raises ActiveContent when the input carries scripts or script URLs.
+    """
+    html = XML_FORBIDDEN.sub("", html)
+    found = find_active_content(html)
+    if found:
+        raise ActiveContent(f"the body carries active content ({found}); remove it and resend")
+    return nh3.clean(
+        html,
+        tags=TAGS,
+        attributes=ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        clean_content_tags={"style", "script"},
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    ).strip()

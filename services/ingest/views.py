@@ -1,0 +1,123 @@
+"""The write API: ``/v1/articles``, ``/v1/media``, ``/v1/schema`` and ``/healthz``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from flask import Blueprint, Flask, current_app, jsonify, request, url_for
+from ingest.context import IngestContext
+from ingest.media import sniff_image_type
+from ingest.relay import send_one
+from ingest.services import parse_article, upsert_article
+from shared import health, keys
+from shared.errors import Problem, ProblemError
+from shared.models import ArticleRow, MediaSource
+from shared.schema import ArticleIn
+
+bp = Blueprint("ingest", __name__)
+
+
+def ctx() -> IngestContext:
+    return current_app.extensions["newsflow"]
+
+
+def _read_json() -> object:
+    ctype = request.mimetype
+    if ctype != "application/json":
+        raise ProblemError(
+            Problem("unsupported_media_type", f"send Content-Type: application/json, not {ctype or 'none'}"),
+            415,
+        )
+    raw = request.get_data(cache=False)
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ProblemError(Problem("bad_json", f"the body is not UTF-8 (byte {exc.start})"), 400) from None
+    except RecursionError:
+        raise ProblemError(Problem("bad_json", "the JSON is nested too deeply"), 400) from None
+    except ValueError as exc:
+        raise ProblemError(Problem("bad_json", f"the body is not valid JSON: {exc}"), 400) from None
+
+
+@bp.post("/v1/articles")
+def post_article():
+    article = parse_article(_read_json())
+    c = ctx()
+    with c.sessions.begin() as session:
+        result = upsert_article(session, article)
+    if result.outbox_id is not None:
+        # Committed: try to send at once for freshness; if Redis is away the relay retries.
+        send_one(c.sessions, c.send, result.outbox_id)
+    body = {
+        "id": result.id,
+        "version": result.version,
+        "result": result.outcome,
+        "status": result.status,
+        "statusUrl": url_for("ingest.get_article", article_id=result.id, _external=True),
+    }
+    code = 200 if result.outcome == "unchanged" else 202
+    return jsonify(body), code, {"Location": body["statusUrl"]}
+
+
+@bp.get("/v1/articles/<article_id>")
+def get_article(article_id: str):
+    with ctx().sessions() as session:
+        row = session.get(ArticleRow, article_id) if len(article_id) <= 32 else None
+        if row is None:
+            raise ProblemError(Problem("not_found", f"no article with id {article_id!r}"), 404)
+        base = ctx().settings.public_base_url
+        images = {
+            key: {k: v for k, v in info.items() if k in ("status", "reason")}
+            for key, info in (row.media or {}).items()
+        }
+        return jsonify(
+            {
+                "id": row.id,
+                "source": row.source,
+                "guid": row.guid,
+                "version": row.version,
+                "publishedVersion": row.published_version,
+                "status": row.status,
+                "reason": row.status_reason,
+                "images": images,
+                "pageUrl": f"{base}/articles/{row.id}" if row.published_version else None,
+                "article": row.doc,
+            }
+        )
+
+
+@bp.post("/v1/media")
+def post_media():
+    c = ctx()
+    request.max_content_length = c.settings.max_image_bytes
+    data = request.get_data(cache=False)
+    if not data:
+        raise ProblemError(Problem("empty_body", "send the image bytes as the request body"), 400)
+    kind = sniff_image_type(data)
+    if kind is None:
+        raise ProblemError(
+            Problem("not_an_image", "the bytes are not a JPEG, PNG, GIF or WebP image", None), 415
+        )
+    sha = hashlib.sha256(data).hexdigest()
+    filename = (request.args.get("filename") or "")[:255] or None
+    c.artifacts.put(keys.source_media_artifact(sha), data)
+    with c.sessions.begin() as session:
+        if session.get(MediaSource, sha) is None:
+            session.add(MediaSource(sha256=sha, filename=filename, sizeinbytes=len(data)))
+    return jsonify({"uri": keys.media_uri(sha), "sha256": sha, "size": len(data), "type": kind}), 201
+
+
+@bp.get("/v1/schema")
+def schema():
+    return jsonify(ArticleIn.model_json_schema())
+
+
+@bp.get("/healthz")
+def healthz():
+    body, code = health.report(ctx().engine, ctx().settings.redis_url)
+    return jsonify(body), code
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

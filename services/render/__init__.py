@@ -1,0 +1,1 @@
+"""The render workers: images, pages, feeds and notifications, as Celery tasks."""

@@ -1,0 +1,37 @@
+"""``create_app()`` for the worker: a Celery app with JSON only, late acks, and our tasks."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from render import tasks
+from render.context import RenderContext
+from shared.settings import Settings
+from shared.tasknames import ALL_QUEUES, TASK_QUEUES
+
+
+def create_app(settings: Settings | None = None) -> Celery:
+    settings = settings or Settings.from_env()
+    app = Celery("newsflow-render", broker=settings.redis_url, set_as_current=False)
+    app.conf.update(
+        # JSON on the wire, nothing else accepted: a pickle payload is refused, not run.
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        # A task is acknowledged after it ran, and given back if the worker dies mid-way,
+        # so a crash never loses an article; tasks are idempotent so a redelivery is harmless.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_queues=None,
+        task_default_queue=ALL_QUEUES[0],
+        task_routes={name: {"queue": queue} for name, queue in TASK_QUEUES.items()},
+        broker_connection_retry_on_startup=True,
+        # Redis redelivers unacked tasks after this; longer than any task may run.
+        broker_transport_options={"visibility_timeout": 3600},
+        worker_hijack_root_logger=False,
+    )
+    app.newsflow = RenderContext.build(settings)  # type: ignore[attr-defined]
+    tasks.register(app)
+    return app

@@ -1,0 +1,37 @@
+"""What the worker's tasks need, built once from Settings and kept on the Celery app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from jinja2 import Environment
+from sqlalchemy.orm import Session, sessionmaker
+
+from render.fetch import Fetcher
+from render.pages import make_env
+from shared.artifacts import ArtifactStore, LocalArtifactStore
+from shared.db import make_engine, make_sessionmaker
+from shared.redisurl import client as redis_client
+from shared.settings import Settings
+
+
+@dataclass
+class RenderContext:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    artifacts: ArtifactStore
+    redis: redis.Redis
+    fetcher: Fetcher
+    jinja: Environment
+
+    @classmethod
+    def build(cls, settings: Settings) -> RenderContext:
+        return cls(
+            settings=settings,
+            sessions=make_sessionmaker(make_engine(settings.database_url, immediate=True)),
+            artifacts=LocalArtifactStore(settings.artifacts_dir),
+            redis=redis_client(settings.redis_url, timeout=10),
+            fetcher=Fetcher(max_bytes=settings.max_image_bytes, allow_hosts=settings.fetch_allow_hosts),
+            jinja=make_env(),
+        )

@@ -1,0 +1,37 @@
+"""What every feed format is written from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from render.view import ArticleView
+
+
+@dataclass(frozen=True)
+class FeedView:
+    key: str
+    title: str
+    description: str
+    language: str | None
+    home_url: str  # the channel page
+    self_urls: dict[str, str]  # format -> this feed's URL in that format
+    id_authority: str  # tag: URI authority and year, e.g. "news.example.org,2026"
+    site: str
+    base: str
+    entries: list[ArticleView]
+
+    @property
+    def updated(self) -> datetime:
+        # Moves only when an entry's content changes, so pollers see a stable feed.
+        if not self.entries:
+            return datetime(2000, 1, 1, tzinfo=UTC)
+        return max(e.version_created for e in self.entries)
+
+    def feed_id(self) -> str:
+        return f"tag:{self.id_authority}:feed/{self.key}"
+
+    def entry_id(self, entry: ArticleView) -> str:
+        # From the permanent article id, never its URL or headline: an update replaces the
+        # entry in a reader instead of duplicating it (RFC 4151 tag: URIs).
+        return f"tag:{self.id_authority}:article/{entry.id}"

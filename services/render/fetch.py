@@ -1,0 +1,127 @@
+"""Fetching an image URL without letting the URL reach inside our network.
+
+Every hop (the first URL and each redirect) has its host resolved and every address checked
+before a connection is made: loopback, private, link-local (cloud metadata lives at
+169.254.169.254), multicast, reserved and unspecified addresses are refused unless the host
+is named in the allowlist. The body is read in chunks and cut off at the byte limit.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+Resolver = Callable[[str, int], Iterable[str]]
+
+
+class FetchRefused(ValueError):
+    """A permanent refusal (bad address, too big, not allowed); retrying will not help."""
+
+
+class FetchTransient(RuntimeError):
+    """The network failed in a way that may pass (timeout, reset, 5xx); worth a retry."""
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise FetchTransient(f"cannot resolve {host}: {exc}") from None
+    return [info[4][0] for info in infos]
+
+
+def address_problem(addr: str) -> str | None:
+    ip = ipaddress.ip_address(addr.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    for attr, what in (
+        ("is_loopback", "loopback"),
+        ("is_link_local", "link-local (cloud metadata)"),
+        ("is_private", "private"),
+        ("is_multicast", "multicast"),
+        ("is_reserved", "reserved"),
+        ("is_unspecified", "unspecified"),
+    ):
+        if getattr(ip, attr):
+            return f"{addr} is a {what} address"
+    if not ip.is_global:
+        return f"{addr} is not a public address"
+    return None
+
+
+@dataclass
+class Fetcher:
+    max_bytes: int
+    allow_hosts: frozenset[str] = frozenset()
+    resolver: Resolver = system_resolver
+    connect_timeout: float = 3.0
+    read_timeout: float = 10.0
+    max_redirects: int = 3
+    total_timeout: float = 30.0  # a slow drip that stays under the read timeout still ends
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def check_url(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise FetchRefused(f"{parts.scheme or 'no'} scheme: only http and https are fetched")
+        host = parts.hostname
+        if not host:
+            raise FetchRefused(f"no host in {url!r}")
+        if host.lower() in self.allow_hosts:
+            return
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        addresses = list(self.resolver(host, port))
+        if not addresses:
+            raise FetchRefused(f"{host} resolves to no address")
+        for addr in addresses:
+            problem = address_problem(addr)
+            if problem:
+                raise FetchRefused(f"refused {host}: {problem}")
+
+    def get(self, url: str) -> bytes:
+        for _hop in range(self.max_redirects + 1):
+            self.check_url(url)
+            try:
+                resp = self.session.get(
+                    url,
+                    stream=True,
+                    allow_redirects=False,
+                    timeout=(self.connect_timeout, self.read_timeout),
+                    headers={"User-Agent": "newsflow-image-fetcher/1", "Accept": "image/*"},
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise FetchTransient(f"fetching {url} failed: {type(exc).__name__}") from None
+            with resp:
+                if resp.is_redirect:
+                    url = urljoin(url, resp.headers.get("Location", ""))
+                    continue
+                return self._body(url, resp)
+        raise FetchRefused(f"more than {self.max_redirects} redirects")
+
+    def _body(self, url: str, resp: requests.Response) -> bytes:
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise FetchTransient(f"{url} answered {resp.status_code}")
+        if resp.status_code != 200:
+            raise FetchRefused(f"{url} answered {resp.status_code}")
+        declared = resp.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+            raise FetchRefused(f"{url} is {declared} bytes, over the {self.max_bytes}-byte limit")
+        chunks, total = [], 0
+        deadline = time.monotonic() + self.total_timeout
+        try:
+            for chunk in resp.iter_content(64 * 1024):
+                if time.monotonic() > deadline:
+                    raise FetchTransient(f"{url} took longer than {self.total_timeout:.0f}s")
+                total += len(chunk)
+                if total > self.max_bytes:
+                    raise FetchRefused(f"{url} sent more than the {self.max_bytes}-byte limit")
+                chunks.append(chunk)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise FetchTransient(f"reading {url} failed: {type(exc).__name__}") from None
+        return b"".join(chunks)

@@ -1,0 +1,163 @@
+"""Renditions of one source image. Pure: bytes in, encoded files and their facts out.
+
+Speed: JPEGs are shrunk while decoding (``draft``, libjpeg's DCT scaling) and every width is
+resized from the previous one, never from the full original. Safety: the pixel count is
+checked from the header before any decoding, and the format comes from the bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+WIDTHS = (320, 640, 1024, 1600)
+THUMB = 160
+JPEG_QUALITY = 82
+WEBP_QUALITY = 80
+# Bump when output would change, so content-addressed sets are made afresh.
+PIPELINE_VERSION = "1"
+ACCEPTED = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+class ImageRefused(ValueError):
+    """The bytes are not an image we render; the message says why, for a person."""
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    contenttype: str
+    width: int
+    height: int
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class RenditionSet:
+    key: str
+    width: int
+    height: int
+    source_type: str
+    placeholder: str
+    outputs: list[Output]
+
+
+def set_key(source: bytes, widths: Sequence[int] = WIDTHS) -> str:
+    h = hashlib.sha256(source)
+    h.update(f"|v{PIPELINE_VERSION}|{','.join(map(str, widths))}|{THUMB}".encode())
+    return h.hexdigest()
+
+
+def open_checked(source: bytes, max_pixels: int) -> Image.Image:
+    try:
+        img = Image.open(io.BytesIO(source))
+    except UnidentifiedImageError:
+        raise ImageRefused("not an image: the bytes match no JPEG, PNG, GIF or WebP") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageRefused(f"refused before decoding: {exc}") from None
+    if img.format not in ACCEPTED:
+        raise ImageRefused(f"{img.format} images are not accepted (JPEG, PNG, GIF, WebP are)")
+    w, h = img.size
+    if w * h > max_pixels:
+        raise ImageRefused(
+            f"refused before decoding: {w}x{h} is {w * h:,} pixels, over the {max_pixels:,} limit"
+        )
+    return img
+
+
+def _sideways(img: Image.Image) -> bool:
+    return img.getexif().get(0x0112) in (5, 6, 7, 8)
+
+
+def _upright_size(img: Image.Image) -> tuple[int, int]:
+    w, h = img.size
+    return (h, w) if _sideways(img) else (w, h)
+
+
+def _decode(img: Image.Image, target: int) -> Image.Image:
+    if img.format == "JPEG":
+        # Decode at the smallest DCT scale whose upright width still covers the largest
+        # rendition. EXIF orientations 5-8 turn the stored height into the width.
+        img.draft(img.mode, (1, target) if _sideways(img) else (target, 1))
+    try:
+        img.load()
+    except (OSError, SyntaxError) as exc:
+        raise ImageRefused(f"the image is damaged or truncated ({exc})") from None
+    return img
+
+
+def _to_srgb(img: Image.Image) -> Image.Image:
+    icc = img.info.get("icc_profile")
+    has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+    if has_alpha:
+        img = img.convert("RGBA")
+    if icc:
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            mode = "RGBA" if has_alpha else "RGB"
+            return ImageCms.profileToProfile(img, src, _SRGB, outputMode=mode)
+        except (ImageCms.PyCMSError, OSError):
+            pass  # a broken profile: fall back to a plain conversion below
+    if img.mode == "CMYK":
+        # Adobe writes inverted CMYK JPEGs without a profile; Pillow's plain conversion is
+        # the best guess left.
+        return img.convert("RGB")
+    return img if img.mode in ("RGB", "RGBA") else img.convert("RGBA" if has_alpha else "RGB")
+
+
+def _placeholder(img: Image.Image) -> str:
+    r, g, b = img.convert("RGB").resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))[:3]
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def _encode(img: Image.Image, stem: str, alpha: bool) -> list[Output]:
+    outs = []
+    buf = io.BytesIO()
+    img.save(buf, "WEBP", quality=WEBP_QUALITY, method=4)
+    outs.append(Output(f"{stem}.webp", "image/webp", *img.size, buf.getvalue()))
+    buf = io.BytesIO()
+    if alpha:
+        img.save(buf, "PNG", optimize=True)
+        outs.append(Output(f"{stem}.png", "image/png", *img.size, buf.getvalue()))
+    else:
+        img.save(buf, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
+        outs.append(Output(f"{stem}.jpg", "image/jpeg", *img.size, buf.getvalue()))
+    return outs
+
+
+def render_set(source: bytes, max_pixels: int, widths: Sequence[int] = WIDTHS) -> RenditionSet:
+    img = open_checked(source, max_pixels)
+    source_type = ACCEPTED[img.format]
+    if getattr(img, "is_animated", False):
+        img.seek(0)  # an animation gives its first frame as a still poster
+    full_w, full_h = _upright_size(img)
+    img = _decode(img, max(widths))
+    img = ImageOps.exif_transpose(img)  # upright first; re-encoding drops EXIF (and GPS)
+    img = _to_srgb(img)
+    alpha = img.mode == "RGBA"
+    outputs: list[Output] = []
+    current = img
+    for width in sorted(widths, reverse=True):
+        if width > img.width:
+            continue  # never upscale
+        height = max(1, round(img.height * width / img.width))
+        current = current.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        outputs[:0] = _encode(current, f"w{width}", alpha)
+    if not outputs:  # smaller than the smallest width: one rendition at its own size
+        outputs = _encode(img, f"w{img.width}", alpha)
+    side = min(THUMB, *current.size)  # a thumbnail is never upscaled either
+    thumb = ImageOps.fit(current, (side, side), Image.Resampling.LANCZOS)
+    outputs += _encode(thumb, "thumb", alpha)
+    return RenditionSet(
+        key=set_key(source, widths),
+        width=full_w,
+        height=full_h,
+        source_type=source_type,
+        placeholder=_placeholder(current),
+        outputs=outputs,
+    )

@@ -1,0 +1,213 @@
+"""The worker's steps on the store and the artifacts; tasks.py wraps each in a Celery task.
+
+Each step is keyed by (article id, version): a step for a version that is no longer the
+newest does nothing, and running a step twice writes the same artifacts again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from render import images, pages, view
+from render.context import RenderContext
+from render.feeds import WRITERS, FeedView
+from render.fetch import FetchRefused
+from shared import keys
+from shared.models import ArticleRow, FeedEntry, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def current(session: Session, article_id: str, version: int) -> ArticleRow | None:
+    """The row if ``version`` is still the newest one, else None (a newer version took over)."""
+    row = session.get(ArticleRow, article_id)
+    if row is None or row.version != version:
+        return None
+    return row
+
+
+def mark_failed(ctx: RenderContext, article_id: str, version: int, reason: str) -> None:
+    with ctx.sessions.begin() as session:
+        row = current(session, article_id, version)
+        if row is not None:
+            row.status = "failed"
+            row.status_reason = reason[:2000]
+
+
+def _source_bytes(ctx: RenderContext, uri: str) -> bytes:
+    sha = keys.parse_media_uri(uri)
+    if sha:
+        data = ctx.artifacts.get(keys.source_media_artifact(sha))
+        if data is None:
+            raise FetchRefused(f"no uploaded file {uri}; upload it with POST /v1/media first")
+        return data
+    return ctx.fetcher.get(uri)
+
+
+def _rendition_set(ctx: RenderContext, source: bytes) -> dict:
+    """Content-addressed: a set already made for these bytes is read back, not decoded again."""
+    key = images.set_key(source)
+    manifest_key = f"media/{key}/manifest.json"
+    stored = ctx.artifacts.get(manifest_key)
+    if stored is not None:
+        return json.loads(stored)
+    made = images.render_set(source, ctx.settings.max_image_pixels)
+    renditions = []
+    for out in made.outputs:
+        href = f"media/{key}/{out.name}"
+        ctx.artifacts.put(href, out.data)
+        renditions.append(
+            {
+                "name": out.name.rsplit(".", 1)[0],
+                "href": href,
+                "contenttype": out.contenttype,
+                "width": out.width,
+                "height": out.height,
+                "sizeinbytes": len(out.data),
+            }
+        )
+    manifest = {
+        "status": "ok",
+        "set": key,
+        "width": made.width,
+        "height": made.height,
+        "sourceType": made.source_type,
+        "placeholder": made.placeholder,
+        "renditions": renditions,
+    }
+    # Written last: its presence means the whole set is there.
+    ctx.artifacts.put(manifest_key, json.dumps(manifest).encode())
+    return manifest
+
+
+def process_images(ctx: RenderContext, article_id: str, version: int) -> bool:
+    """Make every picture's renditions; a refused picture is recorded, not fatal."""
+    with ctx.sessions.begin() as session:
+        row = current(session, article_id, version)
+        if row is None:
+            return False
+        row.status = "processing"
+        doc = row.doc
+    media: dict[str, dict] = {}
+    for name, assoc in doc.get("associations", {}).items():
+        try:
+            media[name] = _rendition_set(ctx, _source_bytes(ctx, assoc["uri"]))
+        except (images.ImageRefused, FetchRefused) as exc:
+            media[name] = {"status": "failed", "reason": str(exc)}
+            log.warning("article %s image %s refused: %s", article_id, name, exc)
+    with ctx.sessions.begin() as session:
+        row = current(session, article_id, version)
+        if row is None:
+            return False
+        row.media = media
+    return True
+
+
+def _feed_links(base: str, feed_keys: list[str], title: str) -> list[pages.FeedLink]:
+    links = []
+    for key in feed_keys:
+        label = title if key == keys.FEED_ALL else key.split("/", 1)[1]
+        links += [
+            pages.FeedLink(f"{label} (Atom)", view.feed_url(base, key, "atom"), "application/atom+xml"),
+            pages.FeedLink(f"{label} (RSS)", view.feed_url(base, key, "rss"), "application/rss+xml"),
+            pages.FeedLink(f"{label} (JSON Feed)", view.feed_url(base, key, "json"), "application/feed+json"),
+        ]
+    return links
+
+
+def publish_page(ctx: RenderContext, article_id: str, version: int) -> list[str]:
+    """Render the page, then publish: feed memberships change in one transaction.
+    Returns the feeds to rebuild."""
+    base = ctx.settings.public_base_url
+    with ctx.sessions() as session:
+        row = current(session, article_id, version)
+        if row is None:
+            return []
+        article = view.build(row.id, row.version, row.doc, row.media, row.first_created, base)
+        new_keys = keys.feed_keys_for(row.doc)
+    html = pages.render_article(
+        ctx.jinja, article, base, _feed_links(base, new_keys, ctx.settings.feed_title), ctx.settings.feed_title
+    )
+    ctx.artifacts.put(keys.page_artifact(article_id), html.encode("utf-8"))
+    with ctx.sessions.begin() as session:
+        row = current(session, article_id, version)
+        if row is None:
+            return []
+        old_keys = set(session.scalars(select(FeedEntry.feed_key).where(FeedEntry.article_id == article_id)))
+        session.execute(delete(FeedEntry).where(FeedEntry.article_id == article_id))
+        session.add_all(FeedEntry(feed_key=k, article_id=article_id, sort_at=row.first_created) for k in new_keys)
+        row.status = "published"
+        row.status_reason = None
+        row.published_version = version
+        row.published_at = row.published_at or utcnow()
+    return sorted(old_keys | set(new_keys))
+
+
+def withdraw(ctx: RenderContext, article_id: str, version: int) -> list[str]:
+    with ctx.sessions.begin() as session:
+        row = current(session, article_id, version)
+        if row is None:
+            return []
+        old_keys = list(session.scalars(select(FeedEntry.feed_key).where(FeedEntry.article_id == article_id)))
+        session.execute(delete(FeedEntry).where(FeedEntry.article_id == article_id))
+        row.status = "withdrawn"
+        row.published_version = None
+    ctx.artifacts.delete(keys.page_artifact(article_id))
+    return sorted(old_keys)
+
+
+def newest_entries(session: Session, feed_key: str, limit: int) -> list[ArticleRow]:
+    """One indexed range scan on (feed_key, sort_at): cost independent of the store's size."""
+    ids = session.execute(
+        select(FeedEntry.article_id)
+        .where(FeedEntry.feed_key == feed_key)
+        .order_by(FeedEntry.sort_at.desc(), FeedEntry.article_id.desc())
+        .limit(limit)
+    ).scalars().all()
+    if not ids:
+        return []
+    rows = {r.id: r for r in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(ids)))}
+    return [rows[i] for i in ids if i in rows]
+
+
+def feed_title(site: str, feed_key: str) -> str:
+    if feed_key == keys.FEED_ALL:
+        return site
+    return f"{feed_key.split('/', 1)[1]} · {site}"
+
+
+def rebuild_feed(ctx: RenderContext, feed_key: str) -> int:
+    """Every format of one feed and its channel page, from the newest entries."""
+    s = ctx.settings
+    base = s.public_base_url
+    # One rebuild of a feed at a time: the one that runs last read the newest state, so an
+    # older state can never land over a newer one.
+    with ctx.redis.lock(f"newsflow:lock:feed:{feed_key}", timeout=300, blocking_timeout=120):
+        with ctx.sessions() as session:
+            rows = newest_entries(session, feed_key, s.feed_size)
+            entries = [view.build(r.id, r.published_version or r.version, r.doc, r.media, r.first_created, base) for r in rows]
+        languages = {e.language for e in entries}
+        title = feed_title(s.feed_title, feed_key)
+        home = f"{base}/" if feed_key == keys.FEED_ALL else f"{base}/{feed_key}"
+        fv = FeedView(
+            key=feed_key,
+            title=title,
+            description=f"{title}: the newest {s.feed_size} articles",
+            language=languages.pop() if len(languages) == 1 else None,
+            home_url=home,
+            self_urls={fmt: view.feed_url(base, feed_key, fmt) for fmt in WRITERS},
+            id_authority=s.tag_authority,
+            site=s.feed_title,
+            base=base,
+            entries=entries,
+        )
+        for fmt, write in WRITERS.items():
+            ctx.artifacts.put(keys.feed_artifact(feed_key, fmt), write(fv))
+        links = _feed_links(base, [feed_key], title)
+        page = pages.render_channel(ctx.jinja, title, entries, links, base, s.feed_title)
+        ctx.artifacts.put(keys.channel_page_artifact(feed_key), page.encode("utf-8"))
+    return len(entries)

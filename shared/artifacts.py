@@ -1,0 +1,85 @@
+"""The artifact store: a small contract with swappable backends (local disk now; an
+S3-compatible store is the scale-out path and needs only these methods).
+
+Writes are atomic: a reader sees the old bytes or the new bytes, never half a feed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+
+
+class BadKey(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    size: int
+    mtime: float
+
+
+class ArtifactStore(Protocol):
+    def put(self, key: str, data: bytes) -> None: ...
+    def get(self, key: str) -> bytes | None: ...
+    def info(self, key: str) -> ArtifactInfo | None: ...
+    def delete(self, key: str) -> None: ...
+
+
+def check_key(key: str) -> str:
+    """Keys are relative POSIX paths; anything that could climb out of the store is refused."""
+    path = PurePosixPath(key)
+    if not key or path.is_absolute() or any(p in ("", ".", "..") for p in key.split("/")):
+        raise BadKey(f"bad artifact key {key!r}")
+    if "\x00" in key or "\\" in key:
+        raise BadKey(f"bad artifact key {key!r}")
+    return key
+
+
+class LocalArtifactStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def put(self, key: str, data: bytes) -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        # The rename is durable only once the directory entry is on disk.
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return self.path(key).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+    def info(self, key: str) -> ArtifactInfo | None:
+        try:
+            st = self.path(key).stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return ArtifactInfo(size=st.st_size, mtime=st.st_mtime)
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)

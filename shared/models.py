@@ -1,0 +1,112 @@
+"""The store's tables. Datetimes are stored in UTC; the offset an article was written with
+lives on in its ``doc`` (the validated JSON), which is what pages and feeds print."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware in, aware out, on every backend (SQLite has no time zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, datetime: UTCDateTime}
+
+
+class ArticleRow(Base):
+    __tablename__ = "articles"
+    __table_args__ = (UniqueConstraint("source", "guid", name="uq_articles_source_guid"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    guid: Mapped[str] = mapped_column(String(500))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    doc: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    # Per image association: {"status": "ok"|"failed", "reason": ..., "renditions": [...]}.
+    media: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    version_created: Mapped[datetime]
+    first_created: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None]
+    # The version whose artifacts are live; a late task for an older version never lowers it.
+    published_version: Mapped[int | None] = mapped_column(Integer)
+
+
+class FeedEntry(Base):
+    """Which published article is in which feed; one indexed range scan builds a feed."""
+
+    __tablename__ = "feed_entries"
+    __table_args__ = (Index("ix_feed_entries_feed_sort", "feed_key", "sort_at", "article_id"),)
+
+    feed_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    article_id: Mapped[str] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    sort_at: Mapped[datetime]
+
+
+class OutboxRow(Base):
+    """A task to send once the transaction that wrote it has committed (transactional outbox)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task: Mapped[str] = mapped_column(String(100))
+    args: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A relay claims a row until this moment, so two relays never send it at once.
+    claimed_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class MediaSource(Base):
+    """An uploaded image's source bytes, content-addressed; the bytes live in the artifact store."""
+
+    __tablename__ = "media_sources"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    filename: Mapped[str | None] = mapped_column(String(255))
+    sizeinbytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

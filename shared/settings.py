@@ -1,0 +1,92 @@
+"""One settings object, read from the environment once at start-up.
+
+Defaults run on a laptop with nothing installed: data in ``./var``, SQLite, a private Redis
+on a unix socket in the data dir. Nothing below ``Settings.from_env`` reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"newsflow: {name}={raw!r} is not a whole number") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"newsflow: {name}={raw!r} is not a number") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str
+    public_base_url: str
+    ingest_port: int = 8001
+    feed_port: int = 8002
+    max_body_bytes: int = 5 * 1024 * 1024
+    max_image_bytes: int = 25 * 1024 * 1024
+    max_image_pixels: int = 60_000_000
+    feed_size: int = 50
+    relay_interval: float = 0.5
+    feed_title: str = "newsflow"
+    # tag: URI authority for feed and entry ids; pin it before the first publication.
+    tag_authority: str = "newsflow.localhost,2026"
+    # Hosts the image fetcher may reach even on private or loopback addresses.
+    fetch_allow_hosts: frozenset[str] = frozenset()
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.data_dir / "artifacts"
+
+    @property
+    def redis_socket(self) -> Path:
+        return self.data_dir / "redis.sock"
+
+    @property
+    def embedded_redis(self) -> bool:
+        """True when no REDIS_URL was given and the private server is ours to start."""
+        return self.redis_url == f"redis+socket://{self.redis_socket}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("NEWSFLOW_DATA_DIR") or "./var").resolve()
+        ingest_port = _int(env, "INGEST_PORT", 8001)
+        feed_port = _int(env, "FEED_PORT", 8002)
+        return cls(
+            data_dir=data_dir,
+            database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'newsflow.db'}",
+            redis_url=env.get("REDIS_URL") or f"redis+socket://{data_dir / 'redis.sock'}",
+            public_base_url=(
+                env.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{feed_port}"
+            ).rstrip("/"),
+            ingest_port=ingest_port,
+            feed_port=feed_port,
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", 5 * 1024 * 1024),
+            max_image_bytes=_int(env, "MAX_IMAGE_BYTES", 25 * 1024 * 1024),
+            max_image_pixels=_int(env, "MAX_IMAGE_PIXELS", 60_000_000),
+            feed_size=_int(env, "FEED_SIZE", 50),
+            relay_interval=_float(env, "RELAY_INTERVAL", 0.5),
+            feed_title=env.get("FEED_TITLE") or "newsflow",
+            tag_authority=env.get("TAG_AUTHORITY") or "newsflow.localhost,2026",
+            fetch_allow_hosts=frozenset(
+                h.strip().lower() for h in env.get("FETCH_ALLOW_HOSTS", "").split(",") if h.strip()
+            ),
+        )

@@ -1,0 +1,28 @@
+"""Task and queue names: the only thing services share about Celery.
+
+Ingest sends by name (``send_task``); render registers under the same names. Arguments are
+small JSON values (ids and versions), never objects.
+"""
+
+QUEUE_IMAGES = "images"
+QUEUE_RENDER = "render"
+QUEUE_FEEDS = "feeds"
+QUEUE_NOTIFY = "notify"
+
+ALL_QUEUES = (QUEUE_IMAGES, QUEUE_RENDER, QUEUE_FEEDS, QUEUE_NOTIFY)
+
+# (article_id, version): fetch and resize the article's images, then hand on to the page.
+TASK_PROCESS_IMAGES = "newsflow.images.process_article"
+# (article_id, version): render the article page, publish, then rebuild its feeds.
+TASK_RENDER_PAGE = "newsflow.render.article_page"
+# (feed_key,): regenerate every format of one feed and its channel page.
+TASK_REBUILD_FEED = "newsflow.feeds.rebuild"
+# (article_id, version): take a withdrawn article's artifacts down.
+TASK_WITHDRAW = "newsflow.render.withdraw"
+
+TASK_QUEUES = {
+    TASK_PROCESS_IMAGES: QUEUE_IMAGES,
+    TASK_RENDER_PAGE: QUEUE_RENDER,
+    TASK_WITHDRAW: QUEUE_RENDER,
+    TASK_REBUILD_FEED: QUEUE_FEEDS,
+}
