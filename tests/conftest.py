@@ -1,0 +1,222 @@
+"""Real parts for the tests: a private Redis on a free port, SQLite and PostgreSQL stores, and
+the whole stack (worker, relay, ingest, feed) as real processes, as ``newsflow up`` runs it.
+
+PostgreSQL: TEST_POSTGRES_URL (default: the CI server on 127.0.0.1:5432, database ``test``).
+A fresh database is created for each run and dropped after. Where it is unreachable the
+PostgreSQL half is skipped with the reason, except under CI=true, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from newsflow import redis_server
+from newsflow.launcher import Stack
+from shared import migrate
+from shared.db import make_engine, normalize_url
+from shared.settings import Settings
+
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+FIXTURES = Path(__file__).parent / "fixtures"
+SEED = Path(__file__).parents[1] / "newsflow" / "demo" / "seed"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RedisServer:
+    port: int
+    data_dir: Path
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc, _ = redis_server.start(self.data_dir, port=self.port, persist=False)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_srv(tmp_path_factory) -> Iterator[RedisServer]:
+    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def _postgres_database() -> Iterator[str]:
+    admin = make_engine(PG_URL)
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:
+        admin.dispose()
+        message = f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} (CI requires it)")
+        pytest.skip(message)
+    name = f"newsflow_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = normalize_url(PG_URL).rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory) -> Iterator[str]:
+    """Every test that uses the store runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'newsflow.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    gen = _postgres_database()
+    url = next(gen)
+    migrate.upgrade(url)
+    yield url
+    gen.close()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@dataclass
+class RunningStack:
+    stack: Stack
+    settings: Settings
+    redis: RedisServer
+    engine: sa.Engine
+
+    @property
+    def ingest(self) -> str:
+        return self.stack.ingest_url
+
+    @property
+    def feed(self) -> str:
+        return self.stack.feed_url
+
+    def post(self, doc: dict) -> requests.Response:
+        return requests.post(f"{self.ingest}/v1/articles", json=doc, timeout=30)
+
+    def status(self, article_id: str) -> dict:
+        return requests.get(f"{self.ingest}/v1/articles/{article_id}", timeout=10).json()
+
+    def wait_status(self, article_id: str, want: str, version: int | None = None, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            info = self.status(article_id)
+            if info["status"] == want and (version is None or info["publishedVersion"] == version):
+                return info
+            if time.monotonic() > deadline:
+                raise AssertionError(f"article {article_id} is {info['status']}, not {want}: {info}")
+            time.sleep(0.1)
+
+    def wait_feed(self, path: str, predicate, timeout: float = 60) -> bytes:
+        """Poll a served feed until ``predicate(bytes)`` holds (rebuilds are asynchronous)."""
+        deadline = time.monotonic() + timeout
+        last = b""
+        while time.monotonic() < deadline:
+            resp = requests.get(f"{self.feed}{path}", timeout=10)
+            if resp.status_code == 200:
+                last = resp.content
+                if predicate(last):
+                    return last
+            time.sleep(0.1)
+        raise AssertionError(f"{path} never satisfied the condition; last body:\n{last[:2000]!r}")
+
+    def wait_idle(self, timeout: float = 60) -> None:
+        """No outbox row unsent, no task queued, no article mid-pipeline, no feed rebuild running."""
+        from render.app import create_app  # the client side of the worker's Celery app
+
+        deadline = time.monotonic() + timeout
+        celery = create_app(self.settings)
+        r = self.stack_redis()
+        while time.monotonic() < deadline:
+            with self.engine.connect() as conn:
+                unsent = conn.execute(sa.text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")).scalar()
+                busy = conn.execute(
+                    sa.text("SELECT count(*) FROM articles WHERE status IN ('queued', 'processing')")
+                ).scalar()
+            queued = sum(r.llen(q) for q in ("images", "render", "feeds", "notify"))
+            if unsent == 0 and busy == 0 and queued == 0:
+                active = celery.control.inspect(timeout=1).active() or {}
+                if not any(active.values()):
+                    return
+            time.sleep(0.2)
+        raise AssertionError("the system did not become idle")
+
+    def stack_redis(self):
+        from shared.redisurl import client
+
+        return client(self.settings.redis_url)
+
+    def reset(self) -> None:
+        """An empty store and artifact dir, for tests that count feed entries."""
+        self.wait_idle()
+        with self.engine.begin() as conn:
+            for table in ("feed_entries", "outbox", "media_sources", "articles"):
+                conn.execute(sa.text(f"DELETE FROM {table}"))
+        artifacts = self.settings.artifacts_dir
+        if artifacts.exists():
+            subprocess.run(["rm", "-rf", str(artifacts)], check=True)
+
+
+@pytest.fixture(scope="session")
+def stack(database_url, redis_srv, engine, tmp_path_factory) -> Iterator[RunningStack]:
+    """The whole system as real processes: Celery worker, outbox relay, ingest and feed
+    under gunicorn, on the private Redis and the session's database."""
+    feed_port, ingest_port = free_port(), free_port()
+    data_dir = tmp_path_factory.mktemp("data")
+    env = {
+        "NEWSFLOW_DATA_DIR": str(data_dir),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_srv.url,
+        "FEED_PORT": str(feed_port),
+        "INGEST_PORT": str(ingest_port),
+        "RELAY_INTERVAL": "0.2",
+        "FETCH_ALLOW_HOSTS": "127.0.0.1,localhost",
+    }
+    settings = Settings.from_env(env)
+    redis_srv.start() if redis_srv.proc is None or redis_srv.proc.poll() is not None else None
+    stack = Stack(settings, concurrency=2)
+    try:
+        stack.start()
+    except Exception:
+        stack.stop()
+        logs = "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in (data_dir / "logs").glob("*.log")
+        )
+        raise RuntimeError(f"the stack did not start:\n{logs}") from None
+    running = RunningStack(stack, settings, redis_srv, engine)
+    yield running
+    stack.stop()
