@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from celery import Celery
 
 from newsflow import redis_server
 from shared import migrate
@@ -79,6 +80,7 @@ class Stack:
 
     def wait_healthy(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
+        self.wait_worker(deadline)
         for url in (self.ingest_url, self.feed_url):
             while True:
                 self.check_alive()
@@ -90,6 +92,18 @@ class Stack:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{url}/healthz did not answer 200 within {timeout:.0f}s")
                 time.sleep(0.2)
+
+    def wait_worker(self, deadline: float) -> None:
+        """Until a worker answers a broadcast ping, tasks would only wait in the queue."""
+        client = Celery(broker=self.settings.redis_url, set_as_current=False)
+        client.conf.accept_content = ["json"]
+        try:
+            while not client.control.ping(timeout=0.5):
+                self.check_alive()
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the worker did not answer a ping; see its log")
+        finally:
+            client.close()
 
     def check_alive(self) -> None:
         for name, proc in self.procs.items():

@@ -169,7 +169,8 @@ class RunningStack:
                 ).scalar()
             queued = sum(r.llen(q) for q in ("images", "render", "feeds", "notify"))
             if unsent == 0 and busy == 0 and queued == 0:
-                active = celery.control.inspect(timeout=1).active() or {}
+                with celery.connection_for_write() as conn:
+                    active = celery.control.inspect(timeout=1, connection=conn).active() or {}
                 if not any(active.values()):
                     return
             time.sleep(0.2)
@@ -211,12 +212,12 @@ def stack(database_url, redis_srv, engine, tmp_path_factory) -> Iterator[Running
     stack = Stack(settings, concurrency=2)
     try:
         stack.start()
-    except Exception:
+    except Exception as exc:
         stack.stop()
         logs = "\n".join(
             f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in (data_dir / "logs").glob("*.log")
         )
-        raise RuntimeError(f"the stack did not start:\n{logs}") from None
+        raise RuntimeError(f"the stack did not start: {exc}\n{logs}") from None
     running = RunningStack(stack, settings, redis_srv, engine)
     yield running
     stack.stop()

@@ -25,7 +25,16 @@ def make_celery_client(redis_url: str) -> Celery:
         broker_connection_retry=False,
         broker_connection_retry_on_startup=False,
         broker_connection_max_retries=0,
-        broker_transport_options={"socket_connect_timeout": 1, "socket_timeout": 2},
+        # kombu retries a connection per these options before send_task sees an error; keep
+        # that to one quick retry (its default waits about six seconds).
+        broker_transport_options={
+            "socket_connect_timeout": 1,
+            "socket_timeout": 2,
+            "max_retries": 1,
+            "interval_start": 0,
+            "interval_step": 0.1,
+            "interval_max": 0.1,
+        },
         task_routes={name: {"queue": queue} for name, queue in TASK_QUEUES.items()},
     )
     return app

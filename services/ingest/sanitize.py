@@ -35,7 +35,11 @@ ATTRIBUTES = {
 }
 URL_SCHEMES = {"http", "https", "mailto"}
 ACTIVE_TAGS = {"script", "iframe", "object", "embed", "frame", "frameset", "applet", "base", "form"}
-_JS_URL = re.compile(r"^\s*(javascript|vbscript)\s*:", re.IGNORECASE)
+_JS_URL = re.compile(r"^[\x00-\x20]*(javascript|vbscript)\s*:", re.IGNORECASE)
+# A browser removes every tab and line break from a URL before reading its scheme (WHATWG URL),
+# so "java\tscript:" runs as javascript: and must be refused like it.
+_URL_IGNORED = re.compile("[\t\n\r]")
+URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "data", "poster", "background"}
 
 
 class ActiveContent(ValueError):
@@ -58,8 +62,9 @@ class _Detector(HTMLParser):
             if name.startswith("on"):
                 self.found = f"{name}= event handler on <{tag}> (line {line})"
                 return
-            if name in ("href", "src", "action", "formaction") and value and _JS_URL.match(value):
-                self.found = f"{name}={value.split(':', 1)[0]}: URL on <{tag}> (line {line})"
+            js = _JS_URL.match(_URL_IGNORED.sub("", value)) if name in URL_ATTRIBUTES and value else None
+            if js:
+                self.found = f"{name}={js.group(1).lower()}: URL on <{tag}> (line {line})"
                 return
 
 
@@ -79,7 +84,7 @@ def sanitize_body(html: str) -> str:
     found = find_active_content(html)
     if found:
         raise ActiveContent(f"the body carries active content ({found}); remove it and resend")
-    return nh3.clean(
+    cleaned = nh3.clean(
         html,
         tags=TAGS,
         attributes=ATTRIBUTES,
@@ -87,4 +92,8 @@ def sanitize_body(html: str) -> str:
         clean_content_tags={"style", "script"},
         link_rel="noopener noreferrer",
         strip_comments=True,
-    ).strip()
+    )
+    # Character references such as &#1; or &#xFFFE; come out of the parser as the characters
+    # themselves, so the forbidden ones are removed again from the result. Only ASCII whitespace
+    # is trimmed: str.strip() would also eat the ideographic spaces that indent Chinese text.
+    return XML_FORBIDDEN.sub("", cleaned).strip(" \t\n\r\f")

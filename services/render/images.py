@@ -20,7 +20,17 @@ JPEG_QUALITY = 82
 WEBP_QUALITY = 80
 # Bump when output would change, so content-addressed sets are made afresh.
 PIPELINE_VERSION = "1"
-ACCEPTED = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
+# MPO is how Pillow names a JPEG carrying extra pictures (many cameras and phones write them):
+# it is an ordinary JPEG file and is served and decoded as one.
+ACCEPTED = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "PNG": "image/png",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+}
+WEBP_MAX_SIDE = 16383  # libwebp cannot encode a larger side; such a rendition has no WebP
+JPEG_MAX_SIDE = 65500  # libjpeg's limit
 _SRGB = ImageCms.createProfile("sRGB")
 
 
@@ -60,6 +70,10 @@ def open_checked(source: bytes, max_pixels: int) -> Image.Image:
         raise ImageRefused("not an image: the bytes match no JPEG, PNG, GIF or WebP") from None
     except Image.DecompressionBombError as exc:
         raise ImageRefused(f"refused before decoding: {exc}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        # A header cut short or garbled (Pillow raises OSError("Truncated File Read") for
+        # a JPEG whose header segments end early).
+        raise ImageRefused(f"the image header is damaged or truncated ({exc})") from None
     if img.format not in ACCEPTED:
         raise ImageRefused(f"{img.format} images are not accepted (JPEG, PNG, GIF, WebP are)")
     w, h = img.size
@@ -80,18 +94,20 @@ def _upright_size(img: Image.Image) -> tuple[int, int]:
 
 
 def _decode(img: Image.Image, target: int) -> Image.Image:
-    if img.format == "JPEG":
+    if img.format in ("JPEG", "MPO"):
         # Decode at the smallest DCT scale whose upright width still covers the largest
-        # rendition. EXIF orientations 5-8 turn the stored height into the width.
-        img.draft(img.mode, (1, target) if _sideways(img) else (target, 1))
-    try:
-        img.load()
-    except (OSError, SyntaxError) as exc:
-        raise ImageRefused(f"the image is damaged or truncated ({exc})") from None
+        # rendition and whose upright height still covers the thumbnail. EXIF orientations
+        # 5-8 turn the stored height into the width.
+        img.draft(img.mode, (THUMB, target) if _sideways(img) else (target, THUMB))
+    img.load()
     return img
 
 
 def _to_srgb(img: Image.Image) -> Image.Image:
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        # 16-bit greyscale (PNG): Pillow's plain conversion clips every value over 255 to
+        # white, so scale 0-65535 down to 0-255 first.
+        img = img.convert("I").point(lambda v: v * (1 / 256)).convert("L")
     icc = img.info.get("icc_profile")
     has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
     if has_alpha:
@@ -117,9 +133,10 @@ def _placeholder(img: Image.Image) -> str:
 
 def _encode(img: Image.Image, stem: str, alpha: bool) -> list[Output]:
     outs = []
-    buf = io.BytesIO()
-    img.save(buf, "WEBP", quality=WEBP_QUALITY, method=4)
-    outs.append(Output(f"{stem}.webp", "image/webp", *img.size, buf.getvalue()))
+    if max(img.size) <= WEBP_MAX_SIDE:
+        buf = io.BytesIO()
+        img.save(buf, "WEBP", quality=WEBP_QUALITY, method=4)
+        outs.append(Output(f"{stem}.webp", "image/webp", *img.size, buf.getvalue()))
     buf = io.BytesIO()
     if alpha:
         img.save(buf, "PNG", optimize=True)
@@ -135,23 +152,32 @@ def render_set(source: bytes, max_pixels: int, widths: Sequence[int] = WIDTHS) -
     source_type = ACCEPTED[img.format]
     if getattr(img, "is_animated", False):
         img.seek(0)  # an animation gives its first frame as a still poster
-    full_w, full_h = _upright_size(img)
-    img = _decode(img, max(widths))
-    img = ImageOps.exif_transpose(img)  # upright first; re-encoding drops EXIF (and GPS)
+    try:
+        full_w, full_h = _upright_size(img)  # a PNG's getexif() decodes the whole file
+        img = _decode(img, max(widths))
+        img = ImageOps.exif_transpose(img)  # upright first; re-encoding drops EXIF (and GPS)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageRefused(f"the image is damaged or truncated ({exc})") from None
     img = _to_srgb(img)
     alpha = img.mode == "RGBA"
-    outputs: list[Output] = []
-    current = img
+    made = [img]  # the decoded image, then each rendition, largest first
     for width in sorted(widths, reverse=True):
         if width > img.width:
             continue  # never upscale
         height = max(1, round(img.height * width / img.width))
-        current = current.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
-        outputs[:0] = _encode(current, f"w{width}", alpha)
-    if not outputs:  # smaller than the smallest width: one rendition at its own size
-        outputs = _encode(img, f"w{img.width}", alpha)
-    side = min(THUMB, *current.size)  # a thumbnail is never upscaled either
-    thumb = ImageOps.fit(current, (side, side), Image.Resampling.LANCZOS)
+        made.append(made[-1].resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0))
+    renditions = made[1:] or made  # smaller than the smallest width: one at its own size
+    if max(im.height for im in renditions) > JPEG_MAX_SIDE:
+        raise ImageRefused(f"{full_w}x{full_h} is too elongated to render")
+    outputs: list[Output] = []
+    for im in reversed(renditions):
+        outputs += _encode(im, f"w{im.width}", alpha)
+    current = renditions[-1]
+    # The thumbnail comes from the smallest picture that covers it on both sides (a panorama's
+    # smallest rendition may be far too short), and is never upscaled either.
+    thumb_from = next((im for im in reversed(made) if min(im.size) >= THUMB), img)
+    side = min(THUMB, *thumb_from.size)
+    thumb = ImageOps.fit(thumb_from, (side, side), Image.Resampling.LANCZOS)
     outputs += _encode(thumb, "thumb", alpha)
     return RenditionSet(
         key=set_key(source, widths),

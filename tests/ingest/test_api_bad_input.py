@@ -1,0 +1,142 @@
+"""Bad input to the real ingest server: a 4xx JSON error, never a 500, nothing half-written."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+ERROR_KEYS = {"error", "detail", "field"}
+
+
+def article(**overrides) -> dict:
+    doc = {
+        "source": "tests",
+        "guid": f"bad-input-{uuid.uuid4().hex}",
+        "language": "zh-CN",
+        "versionCreated": "2017-12-04T00:00:00+08:00",
+        "headlines": [{"value": "测试标题"}],
+        "bodies": [{"value": "<p>正文。</p>"}],
+    }
+    doc.update(overrides)
+    return doc
+
+
+def stored(stack, guid: str) -> int:
+    with stack.engine.connect() as conn:
+        articles = conn.execute(sa.text("SELECT count(*) FROM articles WHERE guid = :g"), {"g": guid}).scalar()
+    return articles
+
+
+def assert_refused(resp: requests.Response, status: int, field: str | None = "any") -> dict:
+    assert resp.status_code == status, resp.text
+    assert resp.headers["Content-Type"].startswith("application/json")
+    body = resp.json()
+    assert set(body) == ERROR_KEYS
+    assert body["detail"]
+    if field != "any":
+        assert body["field"] == field
+    return body
+
+
+def post_raw(stack, data: bytes, content_type: str = "application/json") -> requests.Response:
+    return requests.post(
+        f"{stack.ingest}/v1/articles", data=data, headers={"Content-Type": content_type}, timeout=30
+    )
+
+
+def test_not_json_is_a_400(stack):
+    assert_refused(post_raw(stack, b"{not json"), 400, None)
+
+
+def test_json_that_is_not_an_object_is_a_422(stack):
+    assert_refused(post_raw(stack, b"[1, 2, 3]"), 422, None)
+
+
+def test_wrong_content_type_is_a_415(stack):
+    assert_refused(post_raw(stack, b"<article/>", "application/xml"), 415)
+
+
+def test_not_utf8_is_a_400(stack):
+    assert_refused(post_raw(stack, b'{"a": "\xff\xfe"}'), 400)
+
+
+def test_deeply_nested_json_is_a_400_not_a_crash(stack):
+    assert_refused(post_raw(stack, b"[" * 100_000 + b"]" * 100_000), 400)
+
+
+def test_missing_headline_names_the_field(stack):
+    doc = article()
+    del doc["headlines"]
+    assert_refused(stack.post(doc), 422, "headlines")
+    assert stored(stack, doc["guid"]) == 0
+
+
+def test_wrong_type_names_the_field(stack):
+    doc = article(headlines="not a list")
+    assert_refused(stack.post(doc), 422, "headlines")
+    assert stored(stack, doc["guid"]) == 0
+
+
+def test_naive_datetime_is_refused(stack):
+    doc = article(versionCreated="2017-12-04T00:00:00")
+    assert_refused(stack.post(doc), 422, "versionCreated")
+
+
+def test_unknown_field_is_refused(stack):
+    doc = article(sneaky=True)
+    body = assert_refused(stack.post(doc), 422, "sneaky")
+    assert "unknown field" in body["detail"]
+    assert stored(stack, doc["guid"]) == 0
+
+
+def test_control_character_in_headline_is_refused(stack):
+    doc = article(headlines=[{"value": "标题\x1b[31m"}])
+    body = assert_refused(stack.post(doc), 422, "headlines.0.value")
+    assert "U+001B" in body["detail"]
+    assert stored(stack, doc["guid"]) == 0
+
+
+def test_script_in_body_is_refused_and_nothing_stored(stack):
+    doc = article(bodies=[{"value": "<p>hi</p><script>alert(1)</script>"}])
+    body = assert_refused(stack.post(doc), 422, "bodies.0.value")
+    assert "<script>" in body["detail"]
+    assert stored(stack, doc["guid"]) == 0
+
+
+def test_twenty_megabyte_body_is_a_413(stack):
+    doc = article(bodies=[{"value": "<p>" + "字" * (7 * 1024 * 1024) + "</p>"}])
+    assert_refused(stack.post(doc), 413, None)
+    assert stored(stack, doc["guid"]) == 0
+
+
+def test_xml_forbidden_characters_in_the_body_are_stripped(stack):
+    doc = article(bodies=[{"value": "<p>A\x0bB\x0cC</p>"}])
+    resp = stack.post(doc)
+    assert resp.status_code == 202, resp.text
+    stored_doc = stack.status(resp.json()["id"])["article"]
+    assert stored_doc["bodies"][0]["value"] == "<p>ABC</p>"
+
+
+def test_unknown_article_id_is_a_json_404(stack):
+    resp = requests.get(f"{stack.ingest}/v1/articles/{'0' * 32}", timeout=10)
+    assert_refused(resp, 404, None)
+
+
+def test_wrong_method_is_a_json_405(stack):
+    resp = requests.delete(f"{stack.ingest}/v1/articles", timeout=10)
+    assert_refused(resp, 405, None)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"<html>not an image</html>", b"GIF8", b"\x00" * 100],
+    ids=["empty", "html", "short-gif-magic", "zeros"],
+)
+def test_media_upload_refuses_what_is_not_an_image(stack, data):
+    resp = requests.post(f"{stack.ingest}/v1/media", data=data, timeout=10,
+                         headers={"Content-Type": "application/octet-stream"})
+    assert resp.status_code in (400, 415)
+    assert set(resp.json()) == ERROR_KEYS
