@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -23,10 +22,12 @@ def main() -> None:
 
 @main.command()
 @click.option("--demo", is_flag=True, help="Import the demo articles once everything is up.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address the web services bind to.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address the web services bind to."
+)
 @click.option("--concurrency", default=1, show_default=True, help="Worker processes.")
 def up(demo: bool, host: str, concurrency: int) -> None:
-    """Start Redis (private unless REDIS_URL is set), the worker, the relay and both web services."""
+    """Start Redis (private unless REDIS_URL is set), worker, relay and both web services."""
     from newsflow.clients import HttpIngest
     from newsflow.importer import import_files
     from newsflow.launcher import Stack, demo_dir
@@ -38,13 +39,16 @@ def up(demo: bool, host: str, concurrency: int) -> None:
         stack.start()
         if demo:
             files = sorted(demo_dir().glob("*.txt"))
-            results = import_files(files, HttpIngest(stack.ingest_url), demo_dir() / "images", "scimall", click.echo)
+            results = import_files(
+                files, HttpIngest(stack.ingest_url), demo_dir() / "images", "scimall", click.echo
+            )
             _wait_published(stack.ingest_url, [r.article_id for r in results if r.article_id])
         click.echo(
             "\nnewsflow is running:\n"
             f"  home page       {stack.feed_url}/\n"
             f"  feeds           {stack.feed_url}/feeds/all.atom  /feeds/all.rss  /feeds/all.json\n"
-            f"  ingest API      {stack.ingest_url}/v1/articles   (schema: {stack.ingest_url}/v1/schema)\n"
+            f"  ingest API      {stack.ingest_url}/v1/articles\n"
+            f"  article schema  {stack.ingest_url}/v1/schema\n"
             f"  health          {stack.ingest_url}/healthz  {stack.feed_url}/healthz\n"
             f"  logs            {settings.data_dir}/logs/\n"
             "Press Ctrl-C to stop."
@@ -66,20 +70,35 @@ def _wait_published(ingest_url: str, ids: list[str], timeout: float = 120) -> No
     pending = set(ids)
     while pending and time.monotonic() < deadline:
         for article_id in list(pending):
-            status = requests.get(f"{ingest_url}/v1/articles/{article_id}", timeout=5).json()["status"]
+            status = requests.get(f"{ingest_url}/v1/articles/{article_id}", timeout=5).json()[
+                "status"
+            ]
             if status in ("published", "failed", "withdrawn"):
                 pending.discard(article_id)
         time.sleep(0.2)
     if pending:
-        click.echo(f"newsflow: {len(pending)} demo article(s) still not published; see the worker log", err=True)
+        click.echo(
+            f"newsflow: {len(pending)} demo article(s) still not published; see the worker log",
+            err=True,
+        )
 
 
 @main.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--images", "images_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Directory holding the image files the articles name (default: images/ beside each file).")
-@click.option("--api", envvar="NEWSFLOW_API", help="Ingest API base URL; without it, the ingest path runs in this process.")
-@click.option("--source", default="scimall", show_default=True, help="Source id the articles are keyed under.")
+@click.option(
+    "--images",
+    "images_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Directory holding the image files the articles name (default: images/ beside each file).",
+)
+@click.option(
+    "--api",
+    envvar="NEWSFLOW_API",
+    help="Ingest API base URL; without it, the ingest path runs in this process.",
+)
+@click.option(
+    "--source", default="scimall", show_default=True, help="Source id the articles are keyed under."
+)
 def import_(files: tuple[Path, ...], images_dir: Path | None, api: str | None, source: str) -> None:
     """Import seed-format article files through the ingest path."""
     from newsflow.clients import HttpIngest, InProcessIngest
@@ -100,7 +119,9 @@ def import_(files: tuple[Path, ...], images_dir: Path | None, api: str | None, s
     results = import_files(list(files), client, images_dir, source, click.echo)
     failed = [r for r in results if not r.ok]
     if failed:
-        click.echo(f"newsflow import: {len(failed)} of {len(results)} file(s) not imported", err=True)
+        click.echo(
+            f"newsflow import: {len(failed)} of {len(results)} file(s) not imported", err=True
+        )
         sys.exit(1)
 
 
@@ -131,7 +152,9 @@ def relay() -> None:
 
 
 @main.command()
-@click.option("--check", is_flag=True, help="Fail if the file on disk is stale instead of writing it.")
+@click.option(
+    "--check", is_flag=True, help="Fail if the file on disk is stale instead of writing it."
+)
 def schema(check: bool) -> None:
     """Write the article JSON Schema (shared/article.schema.json) from the pydantic model."""
     from shared.schema_file import SCHEMA_PATH, render

@@ -34,7 +34,9 @@ class HttpIngest:
         return Answer(resp.status_code, body)
 
     def post_article(self, doc: dict) -> Answer:
-        return self._answer(self.http.post(f"{self.base}/v1/articles", json=doc, timeout=self.timeout))
+        return self._answer(
+            self.http.post(f"{self.base}/v1/articles", json=doc, timeout=self.timeout)
+        )
 
     def post_media(self, data: bytes, filename: str) -> Answer:
         resp = self.http.post(
@@ -58,7 +60,9 @@ class InProcessIngest:
 
     def post_media(self, data: bytes, filename: str) -> Answer:
         resp = self.client.post(
-            "/v1/media", query_string={"filename": filename}, data=data,
+            "/v1/media",
+            query_string={"filename": filename},
+            data=data,
             content_type="application/octet-stream",
         )
         return Answer(resp.status_code, resp.get_json())

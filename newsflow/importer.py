@@ -26,13 +26,17 @@ def _drop_image(parsed: ParsedArticle, key: str) -> None:
     body["value"] = re.sub(rf'\n?<figure data-association="{key}"></figure>', "", body["value"])
 
 
-def _attach_images(parsed: ParsedArticle, images_dir: Path | None, client: IngestClient, path: Path) -> list[str]:
+def _attach_images(
+    parsed: ParsedArticle, images_dir: Path | None, client: IngestClient, path: Path
+) -> list[str]:
     warnings = []
     for key, name in parsed.images:
         file = (images_dir / name) if images_dir else None
         if file is None or not file.is_file():
             where = f"in {images_dir}" if images_dir else "(no --images directory given)"
-            warnings.append(f"{path}: warning: image {name} not found {where}; published without it")
+            warnings.append(
+                f"{path}: warning: image {name} not found {where}; published without it"
+            )
             _drop_image(parsed, key)
             continue
         answer = client.post_media(file.read_bytes(), name)
@@ -44,7 +48,9 @@ def _attach_images(parsed: ParsedArticle, images_dir: Path | None, client: Inges
     return warnings
 
 
-def import_file(path: Path, client: IngestClient, images_dir: Path | None, source: str) -> FileResult:
+def import_file(
+    path: Path, client: IngestClient, images_dir: Path | None, source: str
+) -> FileResult:
     try:
         text = path.read_bytes().decode("utf-8")
     except OSError as exc:
@@ -57,19 +63,31 @@ def import_file(path: Path, client: IngestClient, images_dir: Path | None, sourc
     except ImportFormatError as exc:
         return FileResult(path, False, str(exc))
     # The export keeps its pictures in images/ beside the text files.
-    images_dir = images_dir or (path.parent / "images" if (path.parent / "images").is_dir() else None)
+    images_dir = images_dir or (
+        path.parent / "images" if (path.parent / "images").is_dir() else None
+    )
     warnings = _attach_images(parsed, images_dir, client, path)
     answer = client.post_article(parsed.doc)
     if answer.status not in (200, 202):
         detail = answer.body.get("detail")
         field_ = answer.body.get("field")
-        return FileResult(path, False, f"{path}: refused by ingest ({answer.status}): {detail} [{field_}]", warnings)
+        return FileResult(
+            path,
+            False,
+            f"{path}: refused by ingest ({answer.status}): {detail} [{field_}]",
+            warnings,
+        )
     b = answer.body
-    return FileResult(path, True, f"{path}: {b['result']} {b['id']} version {b['version']}", warnings, b["id"])
+    return FileResult(
+        path, True, f"{path}: {b['result']} {b['id']} version {b['version']}", warnings, b["id"]
+    )
 
 
 def import_files(
-    paths: list[Path], client: IngestClient, images_dir: Path | None, source: str,
+    paths: list[Path],
+    client: IngestClient,
+    images_dir: Path | None,
+    source: str,
     echo: Callable[[str], None] = print,
 ) -> list[FileResult]:
     results = []

@@ -40,19 +40,21 @@ class Stack:
         return f"http://{self.host}:{self.settings.feed_port}"
 
     def env(self) -> dict[str, str]:
-        s = self.settings
-        return {
-            **os.environ,
-            "NEWSFLOW_DATA_DIR": str(s.data_dir),
-            "DATABASE_URL": s.database_url,
-            "REDIS_URL": s.redis_url,
-            "PUBLIC_BASE_URL": s.public_base_url,
-        }
+        return {**os.environ, **self.settings.to_env()}
 
     def commands(self) -> dict[str, list[str]]:
         py = sys.executable
         s = self.settings
-        gunicorn = [py, "-m", "gunicorn", "--workers", "2", "--no-control-socket", "--access-logfile", "-"]
+        gunicorn = [
+            py,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--no-control-socket",
+            "--access-logfile",
+            "-",
+        ]
         return {
             "worker": [
                 py, "-m", "celery", "-A", "render.worker", "worker", "--loglevel", "INFO",
@@ -75,7 +77,9 @@ class Stack:
         migrate.upgrade(s.database_url)
         for name, cmd in self.commands().items():
             log = (logs / f"{name}.log").open("ab")
-            self.procs[name] = subprocess.Popen(cmd, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+            self.procs[name] = subprocess.Popen(
+                cmd, env=self.env(), stdout=log, stderr=subprocess.STDOUT
+            )
         self.wait_healthy()
 
     def wait_healthy(self, timeout: float = 60) -> None:
@@ -108,13 +112,14 @@ class Stack:
     def check_alive(self) -> None:
         for name, proc in self.procs.items():
             if proc.poll() is not None:
-                raise RuntimeError(
-                    f"{name} exited with {proc.returncode}; see {self.settings.data_dir}/logs/{name}.log"
-                )
+                log = self.settings.data_dir / "logs" / f"{name}.log"
+                raise RuntimeError(f"{name} exited with {proc.returncode}; see {log}")
 
     def stop(self) -> None:
         # Web and worker first, Redis last, so nothing loses its broker mid-task.
-        order = [n for n in self.procs if n != "redis"] + (["redis"] if "redis" in self.procs else [])
+        order = [n for n in self.procs if n != "redis"] + (
+            ["redis"] if "redis" in self.procs else []
+        )
         for name in order:
             proc = self.procs[name]
             if proc.poll() is None:

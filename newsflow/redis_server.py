@@ -52,7 +52,9 @@ def start(
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RedisServerError(f"redis-server exited with {proc.returncode}; see {data_dir}/redis.log")
+            raise RedisServerError(
+                f"redis-server exited with {proc.returncode}; see {data_dir}/redis.log"
+            )
         try:
             client.ping()
             return proc, url

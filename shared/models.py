@@ -4,7 +4,7 @@ lives on in its ``doc`` (the validated JSON), which is what pages and feeds prin
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -45,7 +45,7 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, datetime: UTCDateTime}
+    type_annotation_map: ClassVar = {dict[str, Any]: JSON, datetime: UTCDateTime}
 
 
 class ArticleRow(Base):

@@ -1,4 +1,5 @@
-"""The article, after IPTC ninjs 3.x where ninjs has a field, with the few extensions real input needs.
+"""The article, after IPTC ninjs 3.x where ninjs has a field, plus the few extensions real
+input needs.
 
 Extensions (ninjs has no field for them): ``source`` and ``guid`` (the upsert key: which system
 sent the article and its id there), ``recommended`` (a portal's "recommended reading" box), and
@@ -14,7 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-# XML 1.0 (section 2.2) allows #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].
+# XML 1.0 (section 2.2) allows #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] |
+# [#x10000-#x10FFFF].
 # Anything else cannot appear in a feed, so it must not enter the store.
 XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # In a one-line field (a headline, a name) a line break or tab is a mistake too.

@@ -74,9 +74,9 @@ class Settings:
             data_dir=data_dir,
             database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'newsflow.db'}",
             redis_url=env.get("REDIS_URL") or f"redis+socket://{data_dir / 'redis.sock'}",
-            public_base_url=(
-                env.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{feed_port}"
-            ).rstrip("/"),
+            public_base_url=(env.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{feed_port}").rstrip(
+                "/"
+            ),
             ingest_port=ingest_port,
             feed_port=feed_port,
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 5 * 1024 * 1024),
@@ -90,3 +90,22 @@ class Settings:
                 h.strip().lower() for h in env.get("FETCH_ALLOW_HOSTS", "").split(",") if h.strip()
             ),
         )
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes ``from_env`` give these settings back (child processes)."""
+        return {
+            "NEWSFLOW_DATA_DIR": str(self.data_dir),
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "PUBLIC_BASE_URL": self.public_base_url,
+            "INGEST_PORT": str(self.ingest_port),
+            "FEED_PORT": str(self.feed_port),
+            "MAX_BODY_BYTES": str(self.max_body_bytes),
+            "MAX_IMAGE_BYTES": str(self.max_image_bytes),
+            "MAX_IMAGE_PIXELS": str(self.max_image_pixels),
+            "FEED_SIZE": str(self.feed_size),
+            "RELAY_INTERVAL": str(self.relay_interval),
+            "FEED_TITLE": self.feed_title,
+            "TAG_AUTHORITY": self.tag_authority,
+            "FETCH_ALLOW_HOSTS": ",".join(sorted(self.fetch_allow_hosts)),
+        }

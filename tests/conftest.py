@@ -131,14 +131,18 @@ class RunningStack:
     def status(self, article_id: str) -> dict:
         return requests.get(f"{self.ingest}/v1/articles/{article_id}", timeout=10).json()
 
-    def wait_status(self, article_id: str, want: str, version: int | None = None, timeout: float = 60) -> dict:
+    def wait_status(
+        self, article_id: str, want: str, version: int | None = None, timeout: float = 60
+    ) -> dict:
         deadline = time.monotonic() + timeout
         while True:
             info = self.status(article_id)
             if info["status"] == want and (version is None or info["publishedVersion"] == version):
                 return info
             if time.monotonic() > deadline:
-                raise AssertionError(f"article {article_id} is {info['status']}, not {want}: {info}")
+                raise AssertionError(
+                    f"article {article_id} is {info['status']}, not {want}: {info}"
+                )
             time.sleep(0.1)
 
     def wait_feed(self, path: str, predicate, timeout: float = 60) -> bytes:
@@ -155,7 +159,7 @@ class RunningStack:
         raise AssertionError(f"{path} never satisfied the condition; last body:\n{last[:2000]!r}")
 
     def wait_idle(self, timeout: float = 60) -> None:
-        """No outbox row unsent, no task queued, no article mid-pipeline, no feed rebuild running."""
+        """No outbox row unsent, no task queued, no article mid-pipeline, no rebuild running."""
         from render.app import create_app  # the client side of the worker's Celery app
 
         deadline = time.monotonic() + timeout
@@ -163,9 +167,13 @@ class RunningStack:
         r = self.stack_redis()
         while time.monotonic() < deadline:
             with self.engine.connect() as conn:
-                unsent = conn.execute(sa.text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")).scalar()
+                unsent = conn.execute(
+                    sa.text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+                ).scalar()
                 busy = conn.execute(
-                    sa.text("SELECT count(*) FROM articles WHERE status IN ('queued', 'processing')")
+                    sa.text(
+                        "SELECT count(*) FROM articles WHERE status IN ('queued', 'processing')"
+                    )
                 ).scalar()
             queued = sum(r.llen(q) for q in ("images", "render", "feeds", "notify"))
             if unsent == 0 and busy == 0 and queued == 0:
@@ -215,7 +223,8 @@ def stack(database_url, redis_srv, engine, tmp_path_factory) -> Iterator[Running
     except Exception as exc:
         stack.stop()
         logs = "\n".join(
-            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in (data_dir / "logs").glob("*.log")
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
+            for p in (data_dir / "logs").glob("*.log")
         )
         raise RuntimeError(f"the stack did not start: {exc}\n{logs}") from None
     running = RunningStack(stack, settings, redis_srv, engine)

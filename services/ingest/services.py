@@ -62,7 +62,9 @@ def parse_article(payload: object) -> ArticleIn:
             raise ProblemError(Problem("unsafe_html", str(exc), f"bodies.{i}.value")) from None
         if not clean:
             raise ProblemError(
-                Problem("empty_body", "the body holds no content once sanitized", f"bodies.{i}.value")
+                Problem(
+                    "empty_body", "the body holds no content once sanitized", f"bodies.{i}.value"
+                )
             )
         bodies.append(body.model_copy(update={"value": clean}))
     return article.model_copy(update={"bodies": bodies})

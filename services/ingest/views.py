@@ -6,6 +6,7 @@ import hashlib
 import json
 
 from flask import Blueprint, Flask, current_app, jsonify, request, url_for
+
 from ingest.context import IngestContext
 from ingest.media import sniff_image_type
 from ingest.relay import send_one
@@ -26,14 +27,19 @@ def _read_json() -> object:
     ctype = request.mimetype
     if ctype != "application/json":
         raise ProblemError(
-            Problem("unsupported_media_type", f"send Content-Type: application/json, not {ctype or 'none'}"),
+            Problem(
+                "unsupported_media_type",
+                f"send Content-Type: application/json, not {ctype or 'none'}",
+            ),
             415,
         )
     raw = request.get_data(cache=False)
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise ProblemError(Problem("bad_json", f"the body is not UTF-8 (byte {exc.start})"), 400) from None
+        raise ProblemError(
+            Problem("bad_json", f"the body is not UTF-8 (byte {exc.start})"), 400
+        ) from None
     except RecursionError:
         raise ProblemError(Problem("bad_json", "the JSON is nested too deeply"), 400) from None
     except ValueError as exc:
@@ -105,7 +111,9 @@ def post_media():
     with c.sessions.begin() as session:
         if session.get(MediaSource, sha) is None:
             session.add(MediaSource(sha256=sha, filename=filename, sizeinbytes=len(data)))
-    return jsonify({"uri": keys.media_uri(sha), "sha256": sha, "size": len(data), "type": kind}), 201
+    return jsonify(
+        {"uri": keys.media_uri(sha), "sha256": sha, "size": len(data), "type": kind}
+    ), 201
 
 
 @bp.get("/v1/schema")

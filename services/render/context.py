@@ -32,6 +32,8 @@ class RenderContext:
             sessions=make_sessionmaker(make_engine(settings.database_url, immediate=True)),
             artifacts=LocalArtifactStore(settings.artifacts_dir),
             redis=redis_client(settings.redis_url, timeout=10),
-            fetcher=Fetcher(max_bytes=settings.max_image_bytes, allow_hosts=settings.fetch_allow_hosts),
+            fetcher=Fetcher(
+                max_bytes=settings.max_image_bytes, allow_hosts=settings.fetch_allow_hosts
+            ),
             jinja=make_env(),
         )

@@ -70,7 +70,8 @@ def picture_html(image: Image, eager: bool) -> str:
     caption = f"<figcaption>{html.escape(image.caption)}</figcaption>" if image.caption else ""
     return (
         f'<figure class="picture"><picture>{sources}'
-        f'<img src="{html.escape(fallback["href"])}" srcset="{html.escape(image.srcset(fallback_type))}" '
+        f'<img src="{html.escape(fallback["href"])}" '
+        f'srcset="{html.escape(image.srcset(fallback_type))}" '
         f'sizes="{SIZES}" width="{image.width}" height="{image.height}" alt="{alt}" {loading} '
         f'style="background:{image.placeholder}"></picture>{caption}</figure>'
     )
@@ -87,7 +88,9 @@ def body_html(view: ArticleView, base: str) -> Markup:
     return Markup(absolutize(FIGURE.sub(fill, view.body_html), base))  # noqa: S704
 
 
-def render_article(env: Environment, view: ArticleView, base: str, feeds: list[FeedLink], site: str) -> str:
+def render_article(
+    env: Environment, view: ArticleView, base: str, feeds: list[FeedLink], site: str
+) -> str:
     labels = LABELS["zh" if view.is_cjk else "en"]
     return env.get_template("article.html").render(
         a=view, body=body_html(view, base), feeds=feeds, labels=labels, base=base, site=site
@@ -95,6 +98,13 @@ def render_article(env: Environment, view: ArticleView, base: str, feeds: list[F
 
 
 def render_channel(
-    env: Environment, title: str, views: list[ArticleView], feeds: list[FeedLink], base: str, site: str
+    env: Environment,
+    title: str,
+    views: list[ArticleView],
+    feeds: list[FeedLink],
+    base: str,
+    site: str,
 ) -> str:
-    return env.get_template("channel.html").render(title=title, items=views, feeds=feeds, base=base, site=site)
+    return env.get_template("channel.html").render(
+        title=title, items=views, feeds=feeds, base=base, site=site
+    )

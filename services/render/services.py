@@ -112,9 +112,15 @@ def _feed_links(base: str, feed_keys: list[str], title: str) -> list[pages.FeedL
     for key in feed_keys:
         label = title if key == keys.FEED_ALL else key.split("/", 1)[1]
         links += [
-            pages.FeedLink(f"{label} (Atom)", view.feed_url(base, key, "atom"), "application/atom+xml"),
-            pages.FeedLink(f"{label} (RSS)", view.feed_url(base, key, "rss"), "application/rss+xml"),
-            pages.FeedLink(f"{label} (JSON Feed)", view.feed_url(base, key, "json"), "application/feed+json"),
+            pages.FeedLink(
+                f"{label} (Atom)", view.feed_url(base, key, "atom"), "application/atom+xml"
+            ),
+            pages.FeedLink(
+                f"{label} (RSS)", view.feed_url(base, key, "rss"), "application/rss+xml"
+            ),
+            pages.FeedLink(
+                f"{label} (JSON Feed)", view.feed_url(base, key, "json"), "application/feed+json"
+            ),
         ]
     return links
 
@@ -130,16 +136,25 @@ def publish_page(ctx: RenderContext, article_id: str, version: int) -> list[str]
         article = view.build(row.id, row.version, row.doc, row.media, row.first_created, base)
         new_keys = keys.feed_keys_for(row.doc)
     html = pages.render_article(
-        ctx.jinja, article, base, _feed_links(base, new_keys, ctx.settings.feed_title), ctx.settings.feed_title
+        ctx.jinja,
+        article,
+        base,
+        _feed_links(base, new_keys, ctx.settings.feed_title),
+        ctx.settings.feed_title,
     )
     ctx.artifacts.put(keys.page_artifact(article_id), html.encode("utf-8"))
     with ctx.sessions.begin() as session:
         row = current(session, article_id, version)
         if row is None:
             return []
-        old_keys = set(session.scalars(select(FeedEntry.feed_key).where(FeedEntry.article_id == article_id)))
+        old_keys = set(
+            session.scalars(select(FeedEntry.feed_key).where(FeedEntry.article_id == article_id))
+        )
         session.execute(delete(FeedEntry).where(FeedEntry.article_id == article_id))
-        session.add_all(FeedEntry(feed_key=k, article_id=article_id, sort_at=row.first_created) for k in new_keys)
+        session.add_all(
+            FeedEntry(feed_key=k, article_id=article_id, sort_at=row.first_created)
+            for k in new_keys
+        )
         row.status = "published"
         row.status_reason = None
         row.published_version = version
@@ -152,7 +167,9 @@ def withdraw(ctx: RenderContext, article_id: str, version: int) -> list[str]:
         row = current(session, article_id, version)
         if row is None:
             return []
-        old_keys = list(session.scalars(select(FeedEntry.feed_key).where(FeedEntry.article_id == article_id)))
+        old_keys = list(
+            session.scalars(select(FeedEntry.feed_key).where(FeedEntry.article_id == article_id))
+        )
         session.execute(delete(FeedEntry).where(FeedEntry.article_id == article_id))
         row.status = "withdrawn"
         row.published_version = None
@@ -162,12 +179,16 @@ def withdraw(ctx: RenderContext, article_id: str, version: int) -> list[str]:
 
 def newest_entries(session: Session, feed_key: str, limit: int) -> list[ArticleRow]:
     """One indexed range scan on (feed_key, sort_at): cost independent of the store's size."""
-    ids = session.execute(
-        select(FeedEntry.article_id)
-        .where(FeedEntry.feed_key == feed_key)
-        .order_by(FeedEntry.sort_at.desc(), FeedEntry.article_id.desc())
-        .limit(limit)
-    ).scalars().all()
+    ids = (
+        session.execute(
+            select(FeedEntry.article_id)
+            .where(FeedEntry.feed_key == feed_key)
+            .order_by(FeedEntry.sort_at.desc(), FeedEntry.article_id.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     if not ids:
         return []
     rows = {r.id: r for r in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(ids)))}
@@ -189,7 +210,12 @@ def rebuild_feed(ctx: RenderContext, feed_key: str) -> int:
     with ctx.redis.lock(f"newsflow:lock:feed:{feed_key}", timeout=300, blocking_timeout=120):
         with ctx.sessions() as session:
             rows = newest_entries(session, feed_key, s.feed_size)
-            entries = [view.build(r.id, r.published_version or r.version, r.doc, r.media, r.first_created, base) for r in rows]
+            entries = [
+                view.build(
+                    r.id, r.published_version or r.version, r.doc, r.media, r.first_created, base
+                )
+                for r in rows
+            ]
         languages = {e.language for e in entries}
         title = feed_title(s.feed_title, feed_key)
         home = f"{base}/" if feed_key == keys.FEED_ALL else f"{base}/{feed_key}"

@@ -36,7 +36,11 @@ class Image:
         return max(fitting, key=lambda r: r["width"])
 
     def fallback_type(self) -> str:
-        return "image/png" if any(r["contenttype"] == "image/png" for r in self.renditions) else "image/jpeg"
+        return (
+            "image/png"
+            if any(r["contenttype"] == "image/png" for r in self.renditions)
+            else "image/jpeg"
+        )
 
     def srcset(self, contenttype: str) -> str:
         return ", ".join(
@@ -46,7 +50,14 @@ class Image:
         )
 
     def thumb(self) -> dict | None:
-        return next((r for r in self.renditions if r["name"].startswith("thumb") and r["contenttype"] != "image/webp"), None)
+        return next(
+            (
+                r
+                for r in self.renditions
+                if r["name"].startswith("thumb") and r["contenttype"] != "image/webp"
+            ),
+            None,
+        )
 
 
 @dataclass(frozen=True)
@@ -99,7 +110,9 @@ def feed_url(base: str, feed_key: str, fmt: str) -> str:
     return f"{base}/{quote(keys.feed_artifact(feed_key, fmt))}"
 
 
-def build(row_id: str, version: int, doc: dict, media: dict, first_created: datetime, base: str) -> ArticleView:
+def build(
+    row_id: str, version: int, doc: dict, media: dict, first_created: datetime, base: str
+) -> ArticleView:
     sources = doc.get("infoSources", [])
     original = next((s for s in sources if s.get("role", "originalSource") == "originalSource"), {})
     publisher = next((s for s in sources if s.get("role") == "publisher"), {})
@@ -119,7 +132,10 @@ def build(row_id: str, version: int, doc: dict, media: dict, first_created: date
             renditions=[{**r, "href": absolute(base, r["href"])} for r in info["renditions"]],
         )
         order.append(key)
-    main_headline = next((h["value"] for h in doc["headlines"] if h.get("role") == "main"), doc["headlines"][0]["value"])
+    main_headline = next(
+        (h["value"] for h in doc["headlines"] if h.get("role") == "main"),
+        doc["headlines"][0]["value"],
+    )
     return ArticleView(
         id=row_id,
         version=version,
@@ -129,7 +145,10 @@ def build(row_id: str, version: int, doc: dict, media: dict, first_created: date
         first_created=datetime.fromisoformat(doc.get("firstCreated") or first_created.isoformat()),
         version_created=datetime.fromisoformat(doc["versionCreated"]),
         by=doc.get("by"),
-        body_html=next((b["value"] for b in doc["bodies"] if b.get("role") == "main"), doc["bodies"][0]["value"]),
+        body_html=next(
+            (b["value"] for b in doc["bodies"] if b.get("role") == "main"),
+            doc["bodies"][0]["value"],
+        ),
         regions=[p["name"] for p in doc.get("places", [])],
         subjects=[s["name"] for s in doc.get("subjects", [])],
         source_name=original.get("name"),
@@ -146,7 +165,10 @@ def build(row_id: str, version: int, doc: dict, media: dict, first_created: date
 
 def absolutize(fragment: str, base: str) -> str:
     """Every href/src made absolute: feed readers resolve nothing (a W3C validator warning)."""
-    return URL_ATTR.sub(lambda m: m.group(1) + html.escape(absolute(base, html.unescape(m.group(2)))) + m.group(3), fragment)
+    return URL_ATTR.sub(
+        lambda m: m.group(1) + html.escape(absolute(base, html.unescape(m.group(2)))) + m.group(3),
+        fragment,
+    )
 
 
 def _feed_figure(image: Image | None) -> str:

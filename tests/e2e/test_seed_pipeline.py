@@ -127,7 +127,11 @@ def test_article_page_shows_every_paragraph_of_the_source(stack, seeded):
 
 def test_article_page_shows_section_headings_as_headings(stack, seeded):
     page = _page(stack, seeded, "学精神")
-    for heading in ("加强政治引领,增强执政本领", "提高理论站位,务求工作实效", "强化责任担当,开启科协发展新征程"):
+    for heading in (
+        "加强政治引领,增强执政本领",
+        "提高理论站位,务求工作实效",
+        "强化责任担当,开启科协发展新征程",
+    ):
         assert f"<h2>{heading}</h2>" in page
 
 
@@ -158,7 +162,11 @@ def test_reimporting_the_same_files_publishes_nothing_new(stack, seeded):
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("unchanged") == 4
     stack.wait_idle()
-    after = requests.get(f"{stack.feed}/feeds/all.atom", timeout=10, headers={"If-None-Match": before.headers["ETag"]})
+    after = requests.get(
+        f"{stack.feed}/feeds/all.atom",
+        timeout=10,
+        headers={"If-None-Match": before.headers["ETag"]},
+    )
     assert after.status_code == 304
 
 
@@ -166,7 +174,9 @@ def test_editing_one_paragraph_gives_version_two_and_one_updated_entry(stack, se
     src = SEED / "scimall-2017-12-04-imast.txt"
     edited = tmp_path / src.name
     text = src.read_text(encoding="utf-8")
-    edited.write_text(text.replace("领会十九大报告精神。", "领会十九大报告精神(已更正)。", 1), encoding="utf-8")
+    edited.write_text(
+        text.replace("领会十九大报告精神。", "领会十九大报告精神(已更正)。", 1), encoding="utf-8"
+    )
     shutil.copytree(SEED / "images", tmp_path / "images")
     result = newsflow_import(stack, edited)
     assert result.returncode == 0, result.stdout + result.stderr

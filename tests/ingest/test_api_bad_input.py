@@ -26,7 +26,9 @@ def article(**overrides) -> dict:
 
 def stored(stack, guid: str) -> int:
     with stack.engine.connect() as conn:
-        articles = conn.execute(sa.text("SELECT count(*) FROM articles WHERE guid = :g"), {"g": guid}).scalar()
+        articles = conn.execute(
+            sa.text("SELECT count(*) FROM articles WHERE guid = :g"), {"g": guid}
+        ).scalar()
     return articles
 
 
@@ -136,7 +138,11 @@ def test_wrong_method_is_a_json_405(stack):
     ids=["empty", "html", "short-gif-magic", "zeros"],
 )
 def test_media_upload_refuses_what_is_not_an_image(stack, data):
-    resp = requests.post(f"{stack.ingest}/v1/media", data=data, timeout=10,
-                         headers={"Content-Type": "application/octet-stream"})
+    resp = requests.post(
+        f"{stack.ingest}/v1/media",
+        data=data,
+        timeout=10,
+        headers={"Content-Type": "application/octet-stream"},
+    )
     assert resp.status_code in (400, 415)
     assert set(resp.json()) == ERROR_KEYS

@@ -48,10 +48,12 @@ def test_changed_content_is_the_next_version(stack):
 
 def test_a_late_older_version_never_overwrites_a_newer_one(stack):
     guid = f"late-{uuid.uuid4().hex}"
-    newer = article(guid=guid, versionCreated="2017-12-05T09:00:00+08:00",
-                    bodies=[{"value": "<p>新版本。</p>"}])
-    older = article(guid=guid, versionCreated="2017-12-05T08:00:00+08:00",
-                    bodies=[{"value": "<p>旧版本。</p>"}])
+    newer = article(
+        guid=guid, versionCreated="2017-12-05T09:00:00+08:00", bodies=[{"value": "<p>新版本。</p>"}]
+    )
+    older = article(
+        guid=guid, versionCreated="2017-12-05T08:00:00+08:00", bodies=[{"value": "<p>旧版本。</p>"}]
+    )
     created = stack.post(newer).json()
     late = stack.post(older)
     assert late.status_code == 409

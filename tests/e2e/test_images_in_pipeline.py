@@ -1,0 +1,78 @@
+"""Pictures through the running system: uploaded, fetched from a (local) partner host, refused."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+
+from tests.conftest import FIXTURES, SEED
+from tests.ingest.test_api_bad_input import article
+
+pytestmark = pytest.mark.e2e
+
+
+def upload(stack, data: bytes) -> str:
+    resp = requests.post(
+        f"{stack.ingest}/v1/media",
+        data=data,
+        timeout=30,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert resp.status_code == 201, resp.text
+    return resp.json()["uri"]
+
+
+def with_picture(uri: str, **overrides) -> dict:
+    return article(
+        bodies=[{"value": '<p>前文。</p><figure data-association="img1"></figure><p>后文。</p>'}],
+        associations={"img1": {"type": "picture", "uri": uri, "description": "图片说明"}},
+        **overrides,
+    )
+
+
+def test_uploaded_picture_is_rendered_into_the_page(stack):
+    uri = upload(stack, (SEED / "images" / "20171205013108_c8d4de.jpg").read_bytes())
+    article_id = stack.post(with_picture(uri)).json()["id"]
+    info = stack.wait_status(article_id, "published")
+    assert info["images"] == {"img1": {"status": "ok"}}
+    page = requests.get(f"{stack.feed}/articles/{article_id}", timeout=10).text
+    assert '<source type="image/webp"' in page
+    assert 'alt="图片说明"' in page and "<figcaption>图片说明</figcaption>" in page
+    assert re.search(r'<img src="[^"]+w\d+\.jpg"[^>]* width="\d+" height="\d+"', page)
+
+
+def test_picture_fetched_from_an_allowed_local_host(stack, httpserver):
+    httpserver.expect_request("/photo.jpg").respond_with_data(
+        (SEED / "images" / "20180110154233_9f8e7d.jpg").read_bytes(), content_type="image/jpeg"
+    )
+    article_id = stack.post(with_picture(httpserver.url_for("/photo.jpg"))).json()["id"]
+    info = stack.wait_status(article_id, "published")
+    assert info["images"] == {"img1": {"status": "ok"}}
+
+
+def test_a_refused_picture_is_recorded_and_the_article_still_publishes(stack, httpserver):
+    httpserver.expect_request("/fake.jpg").respond_with_data(
+        b"<html>not an image</html>", content_type="image/jpeg"
+    )
+    article_id = stack.post(with_picture(httpserver.url_for("/fake.jpg"))).json()["id"]
+    info = stack.wait_status(article_id, "published")
+    assert info["images"]["img1"]["status"] == "failed"
+    assert "not an image" in info["images"]["img1"]["reason"]
+
+
+def test_a_picture_at_a_metadata_address_is_refused_without_a_connection(stack):
+    article_id = stack.post(with_picture("http://169.254.169.254/latest/meta-data/x.jpg")).json()[
+        "id"
+    ]
+    info = stack.wait_status(article_id, "published")
+    assert info["images"]["img1"]["status"] == "failed"
+    assert "link-local" in info["images"]["img1"]["reason"]
+
+
+def test_a_truncated_upload_is_refused_with_a_reason(stack):
+    uri = upload(stack, (FIXTURES / "images" / "truncated.jpg").read_bytes())
+    article_id = stack.post(with_picture(uri)).json()["id"]
+    info = stack.wait_status(article_id, "published")
+    assert "truncated" in info["images"]["img1"]["reason"]

@@ -1,0 +1,104 @@
+"""The feed service over real HTTP: validators, 304s, content types, JSON errors, withdrawal."""
+
+from __future__ import annotations
+
+import uuid
+
+import requests
+
+from tests.ingest.test_api_bad_input import article
+
+
+def published(stack, **overrides) -> str:
+    resp = stack.post(article(**overrides))
+    assert resp.status_code == 202, resp.text
+    article_id = resp.json()["id"]
+    stack.wait_status(article_id, "published")
+    # Feeds are rebuilt by a task of their own after the page is published.
+    stack.wait_feed("/feeds/all.atom", lambda b: article_id.encode() in b)
+    return article_id
+
+
+def test_feed_has_strong_etag_and_last_modified(stack):
+    published(stack)
+    resp = requests.get(f"{stack.feed}/feeds/all.atom", timeout=10)
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
+    assert resp.headers["ETag"].startswith('"') and not resp.headers["ETag"].startswith("W/")
+    assert "Last-Modified" in resp.headers
+
+
+def test_conditional_get_with_etag_is_a_304_without_body(stack):
+    published(stack)
+    first = requests.get(f"{stack.feed}/feeds/all.rss", timeout=10)
+    again = requests.get(
+        f"{stack.feed}/feeds/all.rss", headers={"If-None-Match": first.headers["ETag"]}, timeout=10
+    )
+    assert again.status_code == 304
+    assert again.content == b""
+
+
+def test_conditional_get_with_last_modified_is_a_304(stack):
+    published(stack)
+    first = requests.get(f"{stack.feed}/feeds/all.json", timeout=10)
+    again = requests.get(
+        f"{stack.feed}/feeds/all.json",
+        headers={"If-Modified-Since": first.headers["Last-Modified"]},
+        timeout=10,
+    )
+    assert again.status_code == 304
+
+
+def test_a_stale_etag_gets_the_full_feed(stack):
+    published(stack)
+    resp = requests.get(
+        f"{stack.feed}/feeds/all.atom", headers={"If-None-Match": '"stale"'}, timeout=10
+    )
+    assert resp.status_code == 200 and resp.content
+
+
+def test_cjk_region_feed_url_works_percent_encoded(stack):
+    region = f"测试{uuid.uuid4().hex[:6]}"
+    published(stack, places=[{"name": region}])
+    encoded = requests.utils.quote(f"/feeds/region/{region}.rss")
+    stack.wait_feed(encoded, lambda b: b"<item>" in b)
+
+
+def test_unknown_feed_is_a_json_404(stack):
+    resp = requests.get(f"{stack.feed}/feeds/region/nowhere.atom", timeout=10)
+    assert resp.status_code == 404
+    assert resp.json()["error"] == "not_found"
+
+
+def test_path_traversal_is_a_404(stack):
+    resp = requests.get(f"{stack.feed}/feeds/..%2F..%2Fnewsflow.db.atom", timeout=10)
+    assert resp.status_code == 404
+
+
+def test_article_page_is_html_with_feed_discovery_links(stack):
+    article_id = published(stack)
+    resp = requests.get(f"{stack.feed}/articles/{article_id}", timeout=10)
+    assert resp.headers["Content-Type"] == "text/html; charset=utf-8"
+    for kind in ("application/atom+xml", "application/rss+xml", "application/feed+json"):
+        assert f'rel="alternate" type="{kind}"' in resp.text
+
+
+def test_withdrawn_article_page_is_gone_and_leaves_the_feeds(stack):
+    guid = f"withdraw-{uuid.uuid4().hex}"
+    region = f"撤稿{uuid.uuid4().hex[:6]}"
+    article_id = published(stack, guid=guid, places=[{"name": region}])
+    feed_path = requests.utils.quote(f"/feeds/region/{region}.atom")
+    stack.wait_feed(feed_path, lambda b: article_id.encode() in b)
+    resp = stack.post(article(guid=guid, places=[{"name": region}], pubStatus="canceled"))
+    assert resp.json()["version"] == 2
+    stack.wait_status(article_id, "withdrawn")
+    stack.wait_feed(feed_path, lambda b: article_id.encode() not in b)
+    page = requests.get(f"{stack.feed}/articles/{article_id}", timeout=10)
+    assert page.status_code == 410
+    assert page.json()["error"] == "gone"
+
+
+def test_health_reports_database_and_redis(stack):
+    for base in (stack.feed, stack.ingest):
+        body = requests.get(f"{base}/healthz", timeout=10).json()
+        assert body == {"status": "ok", "database": "ok", "redis": "ok"}
