@@ -101,13 +101,13 @@ class Stack:
         """Until a worker answers a broadcast ping, tasks would only wait in the queue."""
         client = Celery(broker=self.settings.redis_url, set_as_current=False)
         client.conf.accept_content = ["json"]
-        try:
-            while not client.control.ping(timeout=0.5):
+        # A connection of its own, not one from kombu's process-wide pool, which may hold a
+        # connection to a Redis that has restarted since.
+        with client.connection_for_write() as conn:
+            while not client.control.ping(timeout=0.5, connection=conn):
                 self.check_alive()
                 if time.monotonic() > deadline:
                     raise RuntimeError("the worker did not answer a ping; see its log")
-        finally:
-            client.close()
 
     def check_alive(self) -> None:
         for name, proc in self.procs.items():
