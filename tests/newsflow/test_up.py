@@ -1,0 +1,71 @@
+"""`newsflow up --demo` on the embedded default, as a newcomer runs it, then Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import feedparser
+import psutil
+import pytest
+import requests
+
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("up")
+    ports = {"INGEST_PORT": str(free_port()), "FEED_PORT": str(free_port())}
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env |= {"NEWSFLOW_DATA_DIR": str(tmp_path / "var"), **ports}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsflow", "up", "--demo"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines = []
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:
+        lines.append(line)
+        if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
+            break
+    yield proc, "".join(lines), f"http://127.0.0.1:{ports['FEED_PORT']}", tmp_path / "var"
+    if proc.poll() is None:
+        proc.kill()
+
+
+def test_up_demo_publishes_the_demo_articles_and_prints_the_urls(up):
+    proc, output, feed, _ = up
+    assert "Press Ctrl-C to stop." in output, output
+    assert f"{feed}/feeds/all.atom" in output
+    assert output.count(" created ") == 4
+    body = requests.get(f"{feed}/feeds/all.atom", timeout=10).content
+    deadline = time.monotonic() + 30
+    while body.count(b"<entry>") < 4 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        body = requests.get(f"{feed}/feeds/all.atom", timeout=10).content
+    assert len(feedparser.parse(body).entries) == 4
+
+
+def test_up_runs_a_private_redis_on_a_socket_in_the_data_dir(up):
+    _, output, _, var = up
+    assert (var / "redis.sock").is_socket()
+    assert (var / "newsflow.db").exists()
+
+
+# Last in this module: it stops the system the tests above share.
+def test_ctrl_c_stops_every_process_it_started(up):
+    proc, output, feed, _ = up
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert len(children) >= 5  # redis, worker, relay, ingest, feed (and their workers)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0
+    gone, alive = psutil.wait_procs(children, timeout=20)
+    assert alive == []
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{feed}/healthz", timeout=2)
