@@ -3,7 +3,8 @@
 Every hop (the first URL and each redirect) has its host resolved and every address checked
 before a connection is made: loopback, private, link-local (cloud metadata lives at
 169.254.169.254), multicast, reserved and unspecified addresses are refused unless the host
-is named in the allowlist. The body is read in chunks and cut off at the byte limit.
+is named in the allowlist. The body is read in chunks and cut off at the byte limit, and the
+whole fetch (every hop and the body) must end within ``total_timeout``.
 """
 
 from __future__ import annotations
@@ -16,8 +17,12 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
+from urllib3.exceptions import DecodeError
+from urllib3.response import HTTPResponse as RawResponse
 
 Resolver = Callable[[str, int], Iterable[str]]
+CHUNK = 64 * 1024
 
 
 class FetchRefused(ValueError):
@@ -38,8 +43,10 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 def address_problem(addr: str) -> str | None:
     ip = ipaddress.ip_address(addr.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv4 address wrapped in IPv6 (::ffff:a.b.c.d, or 6to4's 2002:wwxx:yyzz::) is
+        # judged as the IPv4 address it reaches.
+        ip = ip.ipv4_mapped or ip.sixtofour or ip
     for attr, what in (
         ("is_loopback", "loopback"),
         ("is_link_local", "link-local (cloud metadata)"),
@@ -67,15 +74,19 @@ class Fetcher:
     session: requests.Session = field(default_factory=requests.Session)
 
     def check_url(self, url: str) -> None:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+            port = parts.port  # a port out of range or not a number raises ValueError
+        except ValueError as exc:
+            raise FetchRefused(f"malformed URL {url!r}: {exc}") from None
         if parts.scheme not in ("http", "https"):
             raise FetchRefused(f"{parts.scheme or 'no'} scheme: only http and https are fetched")
-        host = parts.hostname
         if not host:
             raise FetchRefused(f"no host in {url!r}")
         if host.lower() in self.allow_hosts:
             return
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = port or (443 if parts.scheme == "https" else 80)
         addresses = list(self.resolver(host, port))
         if not addresses:
             raise FetchRefused(f"{host} resolves to no address")
@@ -85,8 +96,10 @@ class Fetcher:
                 raise FetchRefused(f"refused {host}: {problem}")
 
     def get(self, url: str) -> bytes:
+        deadline = time.monotonic() + self.total_timeout
         for _hop in range(self.max_redirects + 1):
             self.check_url(url)
+            self._check_deadline(url, deadline)
             try:
                 resp = self.session.get(
                     url,
@@ -97,14 +110,31 @@ class Fetcher:
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 raise FetchTransient(f"fetching {url} failed: {type(exc).__name__}") from None
+            except requests.RequestException as exc:  # InvalidURL, InvalidHeader, ...
+                raise FetchRefused(f"fetching {url} failed: {type(exc).__name__}: {exc}") from None
             with resp:
                 if resp.is_redirect:
                     url = urljoin(url, resp.headers.get("Location", ""))
                     continue
-                return self._body(url, resp)
+                return self._body(url, resp, deadline)
         raise FetchRefused(f"more than {self.max_redirects} redirects")
 
-    def _body(self, url: str, resp: requests.Response) -> bytes:
+    def _check_deadline(self, url: str, deadline: float) -> None:
+        if time.monotonic() > deadline:
+            raise FetchTransient(f"{url} took longer than {self.total_timeout:g}s")
+
+    @staticmethod
+    def _chunks(resp: requests.Response) -> Iterable[bytes]:
+        raw = resp.raw
+        if isinstance(raw, RawResponse) and hasattr(raw, "read1"):  # urllib3 2.x
+            # read1 makes at most one socket read, so the deadline is looked at whenever
+            # bytes arrive; iter_content would wait for a whole 64 KiB chunk to drip in.
+            while chunk := raw.read1(CHUNK, decode_content=True):
+                yield chunk
+        else:
+            yield from resp.iter_content(CHUNK)
+
+    def _body(self, url: str, resp: requests.Response, deadline: float) -> bytes:
         if resp.status_code >= 500 or resp.status_code == 429:
             raise FetchTransient(f"{url} answered {resp.status_code}")
         if resp.status_code != 200:
@@ -113,15 +143,16 @@ class Fetcher:
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
             raise FetchRefused(f"{url} is {declared} bytes, over the {self.max_bytes}-byte limit")
         chunks, total = [], 0
-        deadline = time.monotonic() + self.total_timeout
         try:
-            for chunk in resp.iter_content(64 * 1024):
-                if time.monotonic() > deadline:
-                    raise FetchTransient(f"{url} took longer than {self.total_timeout:.0f}s")
+            for chunk in self._chunks(resp):
+                self._check_deadline(url, deadline)
                 total += len(chunk)
                 if total > self.max_bytes:
                     raise FetchRefused(f"{url} sent more than the {self.max_bytes}-byte limit")
                 chunks.append(chunk)
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except (DecodeError, requests.exceptions.ContentDecodingError) as exc:
+            raise FetchRefused(f"{url} sent a body that cannot be decoded ({exc})") from None
+        except (urllib3.exceptions.HTTPError, requests.RequestException) as exc:
+            # a timeout, a reset, or a body cut short (ProtocolError, ChunkedEncodingError)
             raise FetchTransient(f"reading {url} failed: {type(exc).__name__}") from None
         return b"".join(chunks)

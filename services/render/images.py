@@ -19,7 +19,7 @@ THUMB = 160
 JPEG_QUALITY = 82
 WEBP_QUALITY = 80
 # Bump when output would change, so content-addressed sets are made afresh.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # 2: panorama thumbnails, 16-bit greyscale, tall images
 # MPO is how Pillow names a JPEG carrying extra pictures (many cameras and phones write them):
 # it is an ordinary JPEG file and is served and decoded as one.
 ACCEPTED = {
