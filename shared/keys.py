@@ -11,6 +11,9 @@ import re
 
 FEED_ALL = "all"
 FEED_FORMATS = ("rss", "atom", "json")
+# How long a poller may reuse a feed: Cache-Control max-age on the feed service and the RSS
+# <ttl> (in minutes) say the same thing, so both come from here.
+FEED_MAX_AGE = 60
 
 _UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]+")
 

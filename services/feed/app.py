@@ -6,6 +6,8 @@ from flask import Flask
 
 from feed import errors, views
 from feed.context import FeedContext
+from feed.fastpath import FeedFastPath
+from shared import keys
 from shared.settings import Settings
 
 
@@ -16,4 +18,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["newsflow"] = FeedContext.build(settings)
     errors.init_app(app)
     views.init_app(app)
+    app.wsgi_app = FeedFastPath(app.wsgi_app, settings.artifacts_dir, max_age=keys.FEED_MAX_AGE)
     return app

@@ -1,4 +1,8 @@
-"""Public URLs: feeds, article and channel pages, media, health. These URLs never change."""
+"""Public URLs: article and channel pages, media, health. These URLs never change.
+
+Feeds (``/feeds/...``) are answered by ``feed.fastpath`` in front of this app; a feed that does
+not exist falls through to here and gets the JSON 404.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,6 @@ from shared.models import ArticleRow
 
 bp = Blueprint("feed", __name__)
 
-FEED_TYPES = {
-    "rss": "application/rss+xml; charset=utf-8",
-    "atom": "application/atom+xml; charset=utf-8",
-    "json": "application/feed+json; charset=utf-8",
-}
 MEDIA_TYPES = {
     "jpg": "image/jpeg",
     "png": "image/png",
@@ -41,13 +40,6 @@ def serve(key: str, content_type: str, max_age: int) -> Response:
     resp.cache_control.max_age = max_age
     resp.headers["X-Content-Type-Options"] = "nosniff"
     return resp.make_conditional(request)
-
-
-@bp.get("/feeds/<path:name>.<fmt>")
-def feed(name: str, fmt: str):
-    if fmt not in FEED_TYPES:
-        abort(404)
-    return serve(keys.feed_artifact(name, fmt), FEED_TYPES[fmt], max_age=60)
 
 
 @bp.get("/articles/<article_id>")

@@ -12,7 +12,7 @@ import logging
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from render import images, pages, view
+from render import compress, images, pages, view
 from render.context import RenderContext
 from render.feeds import WRITERS, FeedView
 from render.fetch import FetchRefused
@@ -195,6 +195,16 @@ def newest_entries(session: Session, feed_key: str, limit: int) -> list[ArticleR
     return [rows[i] for i in ids if i in rows]
 
 
+def _put_feed(ctx: RenderContext, key: str, data: bytes) -> None:
+    """Skip unchanged bytes (validators stay put for pollers); siblings before the original,
+    so a server that sees the new original also finds its compressed forms."""
+    if ctx.artifacts.get(key) == data:
+        return
+    for suffix, packed in compress.siblings(data).items():
+        ctx.artifacts.put(f"{key}.{suffix}", packed)
+    ctx.artifacts.put(key, data)
+
+
 def feed_title(site: str, feed_key: str) -> str:
     if feed_key == keys.FEED_ALL:
         return site
@@ -232,7 +242,7 @@ def rebuild_feed(ctx: RenderContext, feed_key: str) -> int:
             entries=entries,
         )
         for fmt, write in WRITERS.items():
-            ctx.artifacts.put(keys.feed_artifact(feed_key, fmt), write(fv))
+            _put_feed(ctx, keys.feed_artifact(feed_key, fmt), write(fv))
         links = _feed_links(base, [feed_key], title)
         page = pages.render_channel(ctx.jinja, title, entries, links, base, s.feed_title)
         ctx.artifacts.put(keys.channel_page_artifact(feed_key), page.encode("utf-8"))

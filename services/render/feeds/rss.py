@@ -6,6 +6,7 @@ from feedgen.feed import FeedGenerator
 
 from render.feeds.model import FeedView
 from render.view import feed_content, summary
+from shared import keys
 
 
 def render(feed: FeedView) -> bytes:
@@ -19,6 +20,7 @@ def render(feed: FeedView) -> bytes:
         fg.language(feed.language)
     fg.lastBuildDate(feed.updated)
     fg.generator("newsflow")
+    fg.ttl(max(1, keys.FEED_MAX_AGE // 60))  # agrees with the feed service's Cache-Control
     for entry in feed.entries:
         fe = fg.add_entry(order="append")
         fe.guid(feed.entry_id(entry), permalink=False)

@@ -1,0 +1,179 @@
+"""The hot path for published feeds: a thin WSGI layer in front of the Flask app.
+
+Feed readers poll; most polls are conditional and most answers are 304. A Flask view costs
+far more than the answer itself, so feed requests are answered here from bytes and
+validators held in memory (the file is only stat()ed per request to notice a rebuild), with
+the gzip/brotli siblings the worker wrote at generation time. Everything else, and any feed
+that does not exist, goes to the Flask app.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from email.utils import formatdate, parsedate_to_datetime
+from pathlib import Path
+
+from shared.artifacts import BadKey, check_key
+
+FEED_TYPES = {
+    "rss": "application/rss+xml; charset=utf-8",
+    "atom": "application/atom+xml; charset=utf-8",
+    "json": "application/feed+json; charset=utf-8",
+}
+# (suffix on disk, Content-Encoding), most preferred first.
+CODINGS = (("br", "br"), ("gz", "gzip"))
+
+StartResponse = Callable[..., object]
+
+
+@dataclass(frozen=True)
+class Variant:
+    body: bytes
+    etag: str
+    coding: str | None
+
+
+@dataclass(frozen=True)
+class Entry:
+    stamp: tuple[int, int]
+    variants: dict[str | None, Variant]  # by Content-Encoding (None: identity)
+    last_modified: str
+    mtime: int
+
+
+def accepted_codings(header: str) -> set[str]:
+    """Codings with q > 0 (RFC 9110 12.5.3); ``*`` stands for any not named."""
+    accepted, refused = set(), set()
+    for part in header.split(","):
+        name, _, params = part.strip().partition(";")
+        name = name.strip().lower()
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        (accepted if q > 0 else refused).add(name)
+    if "*" in accepted:
+        accepted |= {c for _, c in CODINGS} - refused
+    return accepted
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    # If-None-Match uses the weak comparison (RFC 9110 13.1.2): W/ prefixes do not matter.
+    if header.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
+
+
+class FeedFastPath:
+    def __init__(
+        self,
+        app: Callable,
+        root: Path,
+        max_age: int = 60,
+        links: Callable[[str], str] | None = None,
+        max_entries: int = 4096,
+    ) -> None:
+        self.app = app
+        self.root = Path(root)
+        self.max_age = max_age
+        self.links = links  # Link header (hub, self) for a request path
+        self.max_entries = max_entries
+        self._cache: dict[str, Entry] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith("/feeds/") or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return self.app(environ, start_response)
+        # WSGI hands the path over as latin-1 text of the raw bytes; CJK names are UTF-8.
+        try:
+            key = path.encode("latin-1").decode("utf-8").lstrip("/")
+        except UnicodeError:
+            return self.app(environ, start_response)
+        fmt = key.rsplit(".", 1)[-1]
+        entry = self._load(key) if fmt in FEED_TYPES else None
+        if entry is None:
+            return self.app(environ, start_response)
+        return self._answer(environ, start_response, entry, FEED_TYPES[fmt], path)
+
+    def _load(self, key: str) -> Entry | None:
+        try:
+            file = self.root / check_key(key)
+            st = os.stat(file)
+        except (BadKey, OSError):
+            return None
+        stamp = (st.st_mtime_ns, st.st_size)
+        cached = self._cache.get(key)
+        if cached is not None and cached.stamp == stamp:
+            return cached
+        try:
+            body = file.read_bytes()
+        except OSError:
+            return None
+        digest = hashlib.sha256(body).hexdigest()[:32]
+        variants = {None: Variant(body, f'"{digest}"', None)}
+        for suffix, coding in CODINGS:
+            sibling = file.with_name(f"{file.name}.{suffix}")
+            try:
+                if os.stat(sibling).st_mtime_ns >= st.st_mtime_ns - 1_000_000_000:
+                    # A strong ETag names one representation (RFC 9110 8.8.3): one per coding.
+                    variants[coding] = Variant(sibling.read_bytes(), f'"{digest}-{suffix}"', coding)
+            except OSError:
+                pass
+        mtime = int(st.st_mtime)
+        entry = Entry(stamp, variants, formatdate(mtime, usegmt=True), mtime)
+        with self._lock:
+            if len(self._cache) >= self.max_entries:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = entry
+        return entry
+
+    def _choose(self, environ: dict, entry: Entry) -> Variant:
+        accepted = accepted_codings(environ.get("HTTP_ACCEPT_ENCODING", ""))
+        for _, coding in CODINGS:
+            if coding in accepted and coding in entry.variants:
+                return entry.variants[coding]
+        return entry.variants[None]
+
+    def _not_modified(self, environ: dict, entry: Entry, variant: Variant) -> bool:
+        inm = environ.get("HTTP_IF_NONE_MATCH")
+        if inm is not None:
+            return _etag_matches(inm, variant.etag)
+        ims = environ.get("HTTP_IF_MODIFIED_SINCE")
+        if ims:
+            try:
+                return entry.mtime <= int(parsedate_to_datetime(ims).timestamp())
+            except (TypeError, ValueError, IndexError, OverflowError):
+                return False
+        return False
+
+    def _answer(self, environ, start_response, entry: Entry, ctype: str, path: str):
+        variant = self._choose(environ, entry)
+        headers = [
+            ("ETag", variant.etag),
+            ("Last-Modified", entry.last_modified),
+            ("Cache-Control", f"public, max-age={self.max_age}"),
+            ("Vary", "Accept-Encoding"),
+        ]
+        if self.links is not None:
+            headers.append(("Link", self.links(path)))
+        if self._not_modified(environ, entry, variant):
+            start_response("304 Not Modified", headers)
+            return [b""]
+        headers += [
+            ("Content-Type", ctype),
+            ("Content-Length", str(len(variant.body))),
+            ("X-Content-Type-Options", "nosniff"),
+        ]
+        if variant.coding:
+            headers.append(("Content-Encoding", variant.coding))
+        start_response("200 OK", headers)
+        return [b"" if environ["REQUEST_METHOD"] == "HEAD" else variant.body]
