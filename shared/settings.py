@@ -50,6 +50,8 @@ class Settings:
     tag_authority: str = "newsflow.localhost,2026"
     # Hosts the image fetcher may reach even on private or loopback addresses.
     fetch_allow_hosts: frozenset[str] = frozenset()
+    # The WebSub hub every feed names; by default the feed service is its own hub.
+    websub_hub_url: str = ""
 
     @property
     def artifacts_dir(self) -> Path:
@@ -84,6 +86,8 @@ class Settings:
             max_image_pixels=_int(env, "MAX_IMAGE_PIXELS", 60_000_000),
             feed_size=_int(env, "FEED_SIZE", 50),
             relay_interval=_float(env, "RELAY_INTERVAL", 0.5),
+            websub_hub_url=env.get("WEBSUB_HUB_URL")
+            or f"{(env.get('PUBLIC_BASE_URL') or f'http://127.0.0.1:{feed_port}').rstrip('/')}/hub",
             feed_title=env.get("FEED_TITLE") or "newsflow",
             tag_authority=env.get("TAG_AUTHORITY") or "newsflow.localhost,2026",
             fetch_allow_hosts=frozenset(
@@ -108,4 +112,5 @@ class Settings:
             "FEED_TITLE": self.feed_title,
             "TAG_AUTHORITY": self.tag_authority,
             "FETCH_ALLOW_HOSTS": ",".join(sorted(self.fetch_allow_hosts)),
+            "WEBSUB_HUB_URL": self.websub_hub_url,
         }

@@ -240,6 +240,7 @@ def rebuild_feed(ctx: RenderContext, feed_key: str) -> int:
             site=s.feed_title,
             base=base,
             entries=entries,
+            hub_url=s.websub_hub_url,
         )
         for fmt, write in WRITERS.items():
             _put_feed(ctx, keys.feed_artifact(feed_key, fmt), write(fv))

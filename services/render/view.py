@@ -22,6 +22,7 @@ URL_ATTR = re.compile(r'(\s(?:href|src)=")([^"]*)(")')
 class Image:
     key: str
     caption: str | None
+    credit: str | None
     width: int
     height: int
     placeholder: str
@@ -126,6 +127,7 @@ def build(
         images[key] = Image(
             key=key,
             caption=assoc.get("description") or assoc.get("headline"),
+            credit=assoc.get("creditline"),
             width=info["width"],
             height=info["height"],
             placeholder=info.get("placeholder", "#ccc"),

@@ -79,7 +79,47 @@ def test_atom_entry_links_keep_their_rel_and_type(feed):
     ns = {"a": "http://www.w3.org/2005/Atom"}
     for entry in root.findall("a:entry", ns):
         rels = [(link.get("rel"), link.get("type")) for link in entry.findall("a:link", ns)]
-        assert rels == [("alternate", "text/html"), ("related", "text/html")]
+        assert rels == [
+            ("alternate", "text/html"),
+            ("related", "text/html"),
+            ("enclosure", "image/jpeg"),
+        ]
+
+
+def test_atom_enclosure_carries_the_real_byte_length(feed):
+    root = etree.fromstring(WRITERS["atom"](feed))
+    enclosures = root.findall(".//{http://www.w3.org/2005/Atom}link[@rel='enclosure']")
+    assert [e.get("length") for e in enclosures] == ["1000"] * 4
+
+
+def test_rss_lead_picture_is_an_enclosure_with_its_length(feed):
+    root = etree.fromstring(WRITERS["rss"](feed))
+    enclosures = root.findall(".//item/enclosure")
+    assert len(enclosures) == 4
+    assert {(e.get("length"), e.get("type")) for e in enclosures} == {("1000", "image/jpeg")}
+    assert all(e.get("url").startswith(BASE) for e in enclosures)
+
+
+def test_rss_pictures_in_media_rss_with_size_thumbnail_and_rights(feed):
+    root = etree.fromstring(WRITERS["rss"](feed))
+    m = "{http://search.yahoo.com/mrss/}"
+    contents = root.findall(f".//item/{m}content")
+    assert len(contents) == 4
+    c = contents[0]
+    assert (c.get("width"), c.get("height"), c.get("type")) == ("320", "240", "image/jpeg")
+    assert c.find(f"{m}copyright").text.startswith("除非特别注明")
+
+
+def test_every_feed_names_its_websub_hub(feed):
+    hubbed = FeedView(**{**feed.__dict__, "hub_url": f"{BASE}/hub"})
+    for fmt in ("rss", "atom"):
+        assert f'href="{BASE}/hub" rel="hub"'.encode() in WRITERS[fmt](hubbed)
+
+
+def test_atom_entries_say_their_language(feed):
+    root = etree.fromstring(WRITERS["atom"](feed))
+    langs = [e.get("{http://www.w3.org/XML/1998/namespace}lang") for e in root.iter("{*}entry")]
+    assert sorted(langs) == ["en", "zh-CN", "zh-CN", "zh-CN"]
 
 
 def test_atom_content_is_typed_html(feed):
@@ -105,6 +145,11 @@ def test_no_relative_url_in_any_content(feed, fmt):
         assert "<img" in html or "<p>" in html
         for url in re.findall(r'(?:href|src)="([^"]+)"', html):
             assert url.startswith(("http://", "https://", "mailto:")), url
+
+
+def test_rss_channel_link_is_the_home_page(feed):
+    root = etree.fromstring(WRITERS["rss"](feed))
+    assert root.find("channel/link").text == f"{BASE}/"
 
 
 def test_rss_never_writes_cst_and_uses_numeric_offsets(feed):

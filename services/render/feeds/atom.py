@@ -5,6 +5,7 @@ from __future__ import annotations
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from render.feeds.media import enclosure
 from render.feeds.model import FeedView
 from render.view import feed_content, summary
 
@@ -18,6 +19,8 @@ def render(feed: FeedView) -> bytes:
     fg.author({"name": feed.site})  # RFC 4287 4.1.1: an author at feed level covers all entries
     fg.link(href=feed.self_urls["atom"], rel="self", type="application/atom+xml")
     fg.link(href=feed.home_url, rel="alternate", type="text/html")
+    if feed.hub_url:
+        fg.link(href=feed.hub_url, rel="hub")
     if feed.language:
         fg.language(feed.language)
     fg.generator("newsflow")
@@ -42,6 +45,16 @@ def _entry_links(entry) -> list[dict[str, str]]:
     links = [{"href": entry.url, "rel": "alternate", "type": "text/html"}]
     if entry.original_link:
         links.append({"href": entry.original_link, "rel": "related", "type": "text/html"})
+    lead = enclosure(entry)
+    if lead:
+        links.append(
+            {
+                "href": lead["url"],
+                "rel": "enclosure",
+                "type": lead["type"],
+                "length": lead["length"],
+            }
+        )
     return links
 
 
@@ -52,6 +65,8 @@ def _with_entry_links(xml: bytes, feed: FeedView) -> bytes:
     root = etree.fromstring(xml)
     ns = "{http://www.w3.org/2005/Atom}"
     for element, entry in zip(root.iter(f"{ns}entry"), feed.entries, strict=True):
+        # xml:lang per entry: a feed mixes Chinese and English articles.
+        element.set("{http://www.w3.org/XML/1998/namespace}lang", entry.language)
         at = list(element).index(element.find(f"{ns}title")) + 1
         for i, attrs in enumerate(_entry_links(entry)):
             element.insert(at + i, etree.Element(f"{ns}link", attrs))

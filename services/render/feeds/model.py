@@ -20,6 +20,7 @@ class FeedView:
     site: str
     base: str
     entries: list[ArticleView]
+    hub_url: str | None = None  # the WebSub hub the feed names
 
     @property
     def updated(self) -> datetime:

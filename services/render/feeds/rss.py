@@ -1,9 +1,11 @@
-"""RSS 2.0 with feedgen: content:encoded for the full HTML, dc:creator and dc:rights."""
+"""RSS 2.0 with feedgen: content:encoded for the full HTML, dc:creator and dc:rights, the lead
+picture as an enclosure and every picture in Media RSS."""
 
 from __future__ import annotations
 
 from feedgen.feed import FeedGenerator
 
+from render.feeds.media import add_media_rss, enclosure
 from render.feeds.model import FeedView
 from render.view import feed_content, summary
 from shared import keys
@@ -14,8 +16,9 @@ def render(feed: FeedView) -> bytes:
     fg.load_extension("dc", atom=False, rss=True)
     fg.title(feed.title)
     fg.description(feed.description)
-    fg.link(href=feed.home_url, rel="alternate")
+    # feedgen's RSS <link> is the last link given: self first, so the channel links home.
     fg.link(href=feed.self_urls["rss"], rel="self", type="application/rss+xml")
+    fg.link(href=feed.home_url, rel="alternate")
     if feed.language:
         fg.language(feed.language)
     fg.lastBuildDate(feed.updated)
@@ -37,4 +40,7 @@ def render(feed: FeedView) -> bytes:
             fe.source(url=entry.original_link, title=entry.source_name or entry.original_link)
         for term in entry.categories:
             fe.category(term=term)
-    return fg.rss_str(pretty=True, encoding="UTF-8")
+        lead = enclosure(entry)
+        if lead:
+            fe.enclosure(**lead)
+    return add_media_rss(fg.rss_str(encoding="UTF-8"), feed.entries, feed.hub_url)
