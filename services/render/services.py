@@ -12,7 +12,7 @@ import logging
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from render import compress, images, pages, view
+from render import coalesce, compress, images, pages, view
 from render.context import RenderContext
 from render.feeds import WRITERS, FeedView
 from render.fetch import FetchRefused
@@ -218,6 +218,7 @@ def rebuild_feed(ctx: RenderContext, feed_key: str) -> int:
     # One rebuild of a feed at a time: the one that runs last read the newest state, so an
     # older state can never land over a newer one.
     with ctx.redis.lock(f"newsflow:lock:feed:{feed_key}", timeout=300, blocking_timeout=120):
+        coalesce.begin_rebuild(ctx.redis, feed_key)  # before reading: see render.coalesce
         with ctx.sessions() as session:
             rows = newest_entries(session, feed_key, s.feed_size)
             entries = [

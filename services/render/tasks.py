@@ -10,7 +10,7 @@ import redis
 from celery import Celery, Task
 from sqlalchemy.exc import OperationalError
 
-from render import services
+from render import coalesce, services
 from render.fetch import FetchTransient
 from shared.tasknames import (
     TASK_PROCESS_IMAGES,
@@ -49,14 +49,18 @@ def process_images(self: Task, article_id: str, version: int) -> None:
         _send(self, TASK_RENDER_PAGE, article_id, version)
 
 
+def _rebuild(task: Task, feed_keys: list[str]) -> None:
+    r = task.app.newsflow.redis
+    for feed_key in feed_keys:
+        coalesce.request_rebuild(r, lambda key: _send(task, TASK_REBUILD_FEED, key), feed_key)
+
+
 def render_page(self: Task, article_id: str, version: int) -> None:
-    for feed_key in services.publish_page(self.app.newsflow, article_id, version):
-        _send(self, TASK_REBUILD_FEED, feed_key)
+    _rebuild(self, services.publish_page(self.app.newsflow, article_id, version))
 
 
 def withdraw(self: Task, article_id: str, version: int) -> None:
-    for feed_key in services.withdraw(self.app.newsflow, article_id, version):
-        _send(self, TASK_REBUILD_FEED, feed_key)
+    _rebuild(self, services.withdraw(self.app.newsflow, article_id, version))
 
 
 def rebuild_feed(self: Task, feed_key: str) -> int:
