@@ -41,7 +41,7 @@ def up(tmp_path_factory):
 
 
 def test_up_demo_publishes_the_demo_articles_and_prints_the_urls(up):
-    proc, output, feed, _ = up
+    _proc, output, feed, _ = up
     assert "Press Ctrl-C to stop." in output, output
     assert f"{feed}/feeds/all.atom" in output
     assert output.count(" created ") == 4
@@ -54,19 +54,19 @@ def test_up_demo_publishes_the_demo_articles_and_prints_the_urls(up):
 
 
 def test_up_runs_a_private_redis_on_a_socket_in_the_data_dir(up):
-    _, output, _, var = up
+    _, _output, _, var = up
     assert (var / "redis.sock").is_socket()
     assert (var / "newsflow.db").exists()
 
 
 # Last in this module: it stops the system the tests above share.
 def test_ctrl_c_stops_every_process_it_started(up):
-    proc, output, feed, _ = up
+    proc, _output, feed, _ = up
     children = psutil.Process(proc.pid).children(recursive=True)
     assert len(children) >= 5  # redis, worker, relay, ingest, feed (and their workers)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0
-    gone, alive = psutil.wait_procs(children, timeout=20)
+    _gone, alive = psutil.wait_procs(children, timeout=20)
     assert alive == []
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{feed}/healthz", timeout=2)
