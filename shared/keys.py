@@ -32,10 +32,19 @@ def source_feed(name: str) -> str:
     return f"source/{feed_name(name)}"
 
 
+def channel_feed(name: str) -> str:
+    return f"channel/{feed_name(name)}"
+
+
+FEED_KINDS = ("region", "source", "channel")
+
+
 def feed_keys_for(doc: dict) -> list[str]:
-    """Every feed an article belongs to: all, each region (place), its source organisation."""
+    """Every feed an article belongs to: all, each region (place), its source organisation,
+    each channel (subject)."""
     keys = [FEED_ALL]
     keys += [region_feed(p["name"]) for p in doc.get("places", [])]
+    keys += [channel_feed(s["name"]) for s in doc.get("subjects", [])]
     keys += [
         source_feed(s["name"])
         for s in doc.get("infoSources", [])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from feed import errors, views
+from feed import directory, errors, views
 from feed.context import FeedContext
 from feed.fastpath import FeedFastPath
 from shared import keys
@@ -18,5 +18,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["newsflow"] = FeedContext.build(settings)
     errors.init_app(app)
     views.init_app(app)
+    directory.init_app(app)
     app.wsgi_app = FeedFastPath(app.wsgi_app, settings.artifacts_dir, max_age=keys.FEED_MAX_AGE)
     return app

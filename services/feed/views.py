@@ -59,7 +59,7 @@ def home():
     return serve(keys.channel_page_artifact(keys.FEED_ALL), HTML, max_age=60)
 
 
-@bp.get("/<any(region, source):kind>/<name>")
+@bp.get("/<any(region, source, channel):kind>/<name>")
 def channel(kind: str, name: str):
     return serve(keys.channel_page_artifact(f"{kind}/{keys.feed_name(name)}"), HTML, max_age=60)
 
