@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.parse import quote
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -229,7 +230,7 @@ def rebuild_feed(ctx: RenderContext, feed_key: str) -> int:
             ]
         languages = {e.language for e in entries}
         title = feed_title(s.feed_title, feed_key)
-        home = f"{base}/" if feed_key == keys.FEED_ALL else f"{base}/{feed_key}"
+        home = f"{base}/" if feed_key == keys.FEED_ALL else f"{base}/{quote(feed_key)}"
         fv = FeedView(
             key=feed_key,
             title=title,

@@ -3,17 +3,20 @@ the served feeds and pages."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import feedparser
+import jsonschema
 import pytest
 import requests
 
-from tests.conftest import SEED
+from tests.conftest import FIXTURES, SEED
 
 pytestmark = pytest.mark.e2e
 
@@ -188,3 +191,34 @@ def test_editing_one_paragraph_gives_version_two_and_one_updated_entry(stack, se
     matching = [e for e in feed.entries if e.title.startswith("学精神")]
     assert len(matching) == 1
     assert "已更正" in matching[0].content[0].value
+
+
+def every_feed_url(stack) -> list[str]:
+    opml = ET.fromstring(requests.get(f"{stack.feed}/feeds.opml", timeout=10).content)
+    atoms = [o.get("xmlUrl") for o in opml.iter("outline")]
+    return [a.removesuffix(".atom") + f".{fmt}" for a in atoms for fmt in ("atom", "rss", "json")]
+
+
+def test_every_demo_feed_is_valid_complete_and_absolute(stack, seeded):
+    schema = json.loads((FIXTURES / "jsonfeed" / "schema-v1.1.json").read_text())
+    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+    urls = every_feed_url(stack)
+    assert len(urls) == 3 * 7  # all, three regions, three source organisations
+    for url in urls:
+        resp = requests.get(url, timeout=10)
+        assert resp.status_code == 200, url
+        if url.endswith(".json"):
+            doc = resp.json()
+            assert list(validator.iter_errors(doc)) == [], url
+            bodies = [i["content_html"] for i in doc["items"]]
+        else:
+            parsed = feedparser.parse(resp.content)
+            assert parsed.bozo == 0, (url, parsed.get("bozo_exception"))
+            assert all(e.published_parsed for e in parsed.entries), url
+            bodies = [e.content[0].value for e in parsed.entries]
+        assert bodies, url
+        for body in bodies:
+            for ref in re.findall(r'(?:href|src)="([^"]+)"', body):
+                assert ref.startswith(("http://", "https://", "mailto:")), (url, ref)
+        again = requests.get(url, headers={"If-None-Match": resp.headers["ETag"]}, timeout=10)
+        assert again.status_code == 304, url

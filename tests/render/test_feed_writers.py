@@ -7,13 +7,14 @@ import re
 from datetime import UTC, datetime
 
 import feedparser
+import jsonschema
 import pytest
 from lxml import etree
 
 from ingest.importers.scimall import parse
 from render import view
 from render.feeds import WRITERS, FeedView
-from tests.conftest import SEED
+from tests.conftest import FIXTURES, SEED
 
 BASE = "https://news.example.org"
 MEDIA = {
@@ -156,6 +157,14 @@ def test_rss_never_writes_cst_and_uses_numeric_offsets(feed):
     rss = WRITERS["rss"](feed).decode()
     assert "CST" not in rss
     assert "+0800</pubDate>" in rss
+
+
+def test_json_feed_is_valid_against_the_json_feed_1_1_schema(feed):
+    schema = json.loads((FIXTURES / "jsonfeed" / "schema-v1.1.json").read_text())
+    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+    errors = list(validator.iter_errors(json.loads(WRITERS["json"](feed))))
+    assert errors == []
+    assert list(validator.iter_errors({"version": "https://jsonfeed.org/version/1.1"}))
 
 
 def test_json_feed_has_version_items_and_images(feed):
