@@ -88,9 +88,19 @@ def get_article(article_id: str):
                 "reason": row.status_reason,
                 "images": images,
                 "pageUrl": f"{base}/articles/{row.id}" if row.published_version else None,
-                "article": row.doc,
+                "article": with_renditions(row.doc, row.media or {}, base),
             }
         )
+
+
+def with_renditions(doc: dict, media: dict, base: str) -> dict:
+    """The stored article with each picture's renditions filled in (ninjs ``renditions``)."""
+    associations = {}
+    for key, assoc in doc.get("associations", {}).items():
+        made = media.get(key, {})
+        renditions = [{**r, "href": f"{base}/{r['href']}"} for r in made.get("renditions", [])]
+        associations[key] = {**assoc, "renditions": renditions} if renditions else assoc
+    return {**doc, "associations": associations} if associations else doc
 
 
 @bp.post("/v1/media")

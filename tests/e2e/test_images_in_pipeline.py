@@ -43,6 +43,20 @@ def test_uploaded_picture_is_rendered_into_the_page(stack):
     assert re.search(r'<img src="[^"]+w\d+\.jpg"[^>]* width="\d+" height="\d+"', page)
 
 
+def test_status_api_shows_each_rendition_as_ninjs(stack):
+    uri = upload(stack, (SEED / "images" / "20171205013108_c8d4de.jpg").read_bytes())
+    article_id = stack.post(with_picture(uri)).json()["id"]
+    info = stack.wait_status(article_id, "published")
+    renditions = info["article"]["associations"]["img1"]["renditions"]
+    assert {"w320", "thumb"} <= {r["name"] for r in renditions}
+    for r in renditions:
+        assert set(r) == {"name", "href", "contenttype", "width", "height", "sizeinbytes"}
+        resp = requests.get(r["href"], timeout=10)
+        assert resp.status_code == 200
+        assert resp.headers["Content-Type"] == r["contenttype"]
+        assert len(resp.content) == r["sizeinbytes"]
+
+
 def test_picture_fetched_from_an_allowed_local_host(stack, httpserver):
     httpserver.expect_request("/photo.jpg").respond_with_data(
         (SEED / "images" / "20180110154233_9f8e7d.jpg").read_bytes(), content_type="image/jpeg"
