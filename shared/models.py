@@ -110,3 +110,31 @@ class MediaSource(Base):
     filename: Mapped[str | None] = mapped_column(String(255))
     sizeinbytes: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebSubSubscription(Base):
+    """A verified WebSub subscription: one callback's lease on one feed (the topic).
+
+    Only verified subscriptions are stored: a request waits in its verification task, so an
+    unverified subscribe or unsubscribe never changes what is here. The id is the SHA-256 of
+    the canonical topic URL and the callback, the pair the WebSub Recommendation keys on.
+    """
+
+    __tablename__ = "websub_subscriptions"
+    __table_args__ = (Index("ix_websub_subscriptions_feed", "feed_key", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    topic: Mapped[str] = mapped_column(Text)  # canonical feed URL, sent as Link rel="self"
+    feed_key: Mapped[str] = mapped_column(String(300))
+    fmt: Mapped[str] = mapped_column(String(8))
+    callback: Mapped[str] = mapped_column(Text)
+    # HMAC key for X-Hub-Signature; under 200 bytes (WebSub 5.1).
+    secret: Mapped[str | None] = mapped_column(String(200))
+    lease_seconds: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    verified_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    # SHA-256 of the body last delivered, so the same bytes are not sent twice.
+    delivered_sha256: Mapped[str | None] = mapped_column(String(64))
+    delivered_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

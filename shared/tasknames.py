@@ -1,7 +1,8 @@
 """Task and queue names: the only thing services share about Celery.
 
-Ingest sends by name (``send_task``); render registers under the same names. Arguments are
-small JSON values (ids and versions), never objects.
+Ingest (and the feed service, for WebSub verification) sends by name (``send_task``); render
+registers under the same names. Arguments are small JSON values (ids, versions, names,
+URLs), never objects.
 """
 
 QUEUE_IMAGES = "images"
@@ -19,10 +20,21 @@ TASK_RENDER_PAGE = "newsflow.render.article_page"
 TASK_REBUILD_FEED = "newsflow.feeds.rebuild"
 # (article_id, version): take a withdrawn article's artifacts down.
 TASK_WITHDRAW = "newsflow.render.withdraw"
+# (feed_key, [fmt, ...]): a feed's bytes changed in these formats; ping the configured WebSub
+# hub, or, when the feed service is its own hub, send one delivery per subscriber.
+TASK_NOTIFY_FEED = "newsflow.notify.feed_updated"
+# (mode, feed_key, fmt, topic, callback, lease_seconds, secret): verify a subscriber's intent
+# (a GET to the callback with a challenge), then store or remove the subscription.
+TASK_WEBSUB_VERIFY = "newsflow.notify.websub_verify"
+# (subscription_id,): POST the topic's current feed to one subscriber.
+TASK_WEBSUB_DELIVER = "newsflow.notify.websub_deliver"
 
 TASK_QUEUES = {
     TASK_PROCESS_IMAGES: QUEUE_IMAGES,
     TASK_RENDER_PAGE: QUEUE_RENDER,
     TASK_WITHDRAW: QUEUE_RENDER,
     TASK_REBUILD_FEED: QUEUE_FEEDS,
+    TASK_NOTIFY_FEED: QUEUE_NOTIFY,
+    TASK_WEBSUB_VERIFY: QUEUE_NOTIFY,
+    TASK_WEBSUB_DELIVER: QUEUE_NOTIFY,
 }

@@ -1,17 +1,19 @@
-"""The feed service: ``create_app()`` builds the read side."""
+"""The feed service: ``create_app()`` builds the read side (and the WebSub hub)."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from feed import directory, errors, views
+from feed import directory, errors, views, websub
+from feed.broker import Sender
 from feed.context import FeedContext
 from feed.fastpath import FeedFastPath
 from shared import keys
 from shared.settings import Settings
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, sender: Sender | None = None) -> Flask:
+    """``sender``: how hub requests send their verification task (default: a Celery client)."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.json.ensure_ascii = False
@@ -19,5 +21,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.init_app(app)
     views.init_app(app)
     directory.init_app(app)
-    app.wsgi_app = FeedFastPath(app.wsgi_app, settings.artifacts_dir, max_age=keys.FEED_MAX_AGE)
+    websub.init_app(app, sender)
+    app.wsgi_app = FeedFastPath(
+        app.wsgi_app,
+        settings.artifacts_dir,
+        max_age=keys.FEED_MAX_AGE,
+        links=websub.feed_links(settings),
+    )
     return app

@@ -5,6 +5,11 @@ far more than the answer itself, so feed requests are answered here from bytes a
 validators held in memory (the file is only stat()ed per request to notice a rebuild), with
 the gzip/brotli siblings the worker wrote at generation time. Everything else, and any feed
 that does not exist, goes to the Flask app.
+
+Per request the work is one ``os.stat`` and a few dict lookups: the header lists of every
+variant (200 and 304) are built once per file version, the codings an ``Accept-Encoding``
+value accepts are remembered, and an ``If-None-Match`` that is exactly the ETag is matched
+without parsing (measurements: docs/benchmarks-feeds.md).
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ class Variant:
     body: bytes
     etag: str
     coding: str | None
+    # Built once per file version; each request gets a copy (a server may append to it).
+    headers_304: tuple[tuple[str, str], ...] = ()
+    headers_200: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class Entry:
     variants: dict[str | None, Variant]  # by Content-Encoding (None: identity)
     last_modified: str
     mtime: int
+    path: str = ""  # the file on disk, so a cached feed is checked with one stat()
 
 
 def accepted_codings(header: str) -> set[str]:
@@ -88,6 +97,9 @@ class FeedFastPath:
         self.max_entries = max_entries
         self._cache: dict[str, Entry] = {}
         self._lock = threading.Lock()
+        # Accept-Encoding value -> the codings it accepts, in CODINGS order. Clients send a
+        # handful of distinct values; bounded all the same, as they are client-controlled.
+        self._codings: dict[str, tuple[str, ...]] = {}
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -98,55 +110,100 @@ class FeedFastPath:
             key = path.encode("latin-1").decode("utf-8").lstrip("/")
         except UnicodeError:
             return self.app(environ, start_response)
-        fmt = key.rsplit(".", 1)[-1]
-        entry = self._load(key) if fmt in FEED_TYPES else None
+        entry = self._load(key, path)
         if entry is None:
             return self.app(environ, start_response)
-        return self._answer(environ, start_response, entry, FEED_TYPES[fmt], path)
+        variant = self._choose(environ, entry)
+        if self._not_modified(environ, entry, variant):
+            start_response("304 Not Modified", list(variant.headers_304))
+            return [b""]
+        start_response("200 OK", list(variant.headers_200))
+        return [b"" if environ["REQUEST_METHOD"] == "HEAD" else variant.body]
 
-    def _load(self, key: str) -> Entry | None:
+    def _load(self, key: str, path: str) -> Entry | None:
+        cached = self._cache.get(key)
+        if cached is not None:
+            # A feed seen before: one stat() tells whether the worker has rebuilt it.
+            try:
+                st = os.stat(cached.path)
+            except OSError:
+                return None
+            if cached.stamp == (st.st_mtime_ns, st.st_size):
+                return cached
+        fmt = key.rsplit(".", 1)[-1]
+        # Feed names never start with a dot (keys.feed_name); the artifact store's temp files
+        # (.tmp-*) do, and a half-written one is not a feed.
+        if fmt not in FEED_TYPES or "/." in f"/{key}":
+            return None
         try:
             file = self.root / check_key(key)
             st = os.stat(file)
         except (BadKey, OSError):
             return None
         stamp = (st.st_mtime_ns, st.st_size)
-        cached = self._cache.get(key)
-        if cached is not None and cached.stamp == stamp:
-            return cached
         try:
             body = file.read_bytes()
         except OSError:
             return None
         digest = hashlib.sha256(body).hexdigest()[:32]
-        variants = {None: Variant(body, f'"{digest}"', None)}
+        mtime = int(st.st_mtime)
+        last_modified = formatdate(mtime, usegmt=True)
+        common = [
+            ("Last-Modified", last_modified),
+            ("Cache-Control", f"public, max-age={self.max_age}"),
+            ("Vary", "Accept-Encoding"),
+        ]
+        if self.links is not None:
+            # The path is "/" + the key's UTF-8 bytes as latin-1 text: one spelling per key.
+            common.append(("Link", self.links(path)))
+
+        def variant(data: bytes, etag: str, coding: str | None) -> Variant:
+            head = [("ETag", etag), *common]
+            full = [
+                *head,
+                ("Content-Type", FEED_TYPES[fmt]),
+                ("Content-Length", str(len(data))),
+                ("X-Content-Type-Options", "nosniff"),
+            ]
+            if coding:
+                full.append(("Content-Encoding", coding))
+            return Variant(data, etag, coding, tuple(head), tuple(full))
+
+        variants = {None: variant(body, f'"{digest}"', None)}
         for suffix, coding in CODINGS:
             sibling = file.with_name(f"{file.name}.{suffix}")
             try:
                 if os.stat(sibling).st_mtime_ns >= st.st_mtime_ns - 1_000_000_000:
                     # A strong ETag names one representation (RFC 9110 8.8.3): one per coding.
-                    variants[coding] = Variant(sibling.read_bytes(), f'"{digest}-{suffix}"', coding)
+                    variants[coding] = variant(sibling.read_bytes(), f'"{digest}-{suffix}"', coding)
             except OSError:
                 pass
-        mtime = int(st.st_mtime)
-        entry = Entry(stamp, variants, formatdate(mtime, usegmt=True), mtime)
+        entry = Entry(stamp, variants, last_modified, mtime, os.fspath(file))
         with self._lock:
-            if len(self._cache) >= self.max_entries:
+            if key not in self._cache and len(self._cache) >= self.max_entries:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[key] = entry
         return entry
 
     def _choose(self, environ: dict, entry: Entry) -> Variant:
-        accepted = accepted_codings(environ.get("HTTP_ACCEPT_ENCODING", ""))
-        for _, coding in CODINGS:
-            if coding in accepted and coding in entry.variants:
-                return entry.variants[coding]
-        return entry.variants[None]
+        header = environ.get("HTTP_ACCEPT_ENCODING", "")
+        wanted = self._codings.get(header)
+        if wanted is None:
+            accepted = accepted_codings(header)
+            wanted = tuple(coding for _, coding in CODINGS if coding in accepted)
+            if len(self._codings) >= 256:
+                self._codings.clear()
+            self._codings[header] = wanted
+        variants = entry.variants
+        for coding in wanted:
+            if coding in variants:
+                return variants[coding]
+        return variants[None]
 
     def _not_modified(self, environ: dict, entry: Entry, variant: Variant) -> bool:
         inm = environ.get("HTTP_IF_NONE_MATCH")
         if inm is not None:
-            return _etag_matches(inm, variant.etag)
+            return inm == variant.etag or _etag_matches(inm, variant.etag)
         ims = environ.get("HTTP_IF_MODIFIED_SINCE")
         if ims:
             try:
@@ -154,26 +211,3 @@ class FeedFastPath:
             except (TypeError, ValueError, IndexError, OverflowError):
                 return False
         return False
-
-    def _answer(self, environ, start_response, entry: Entry, ctype: str, path: str):
-        variant = self._choose(environ, entry)
-        headers = [
-            ("ETag", variant.etag),
-            ("Last-Modified", entry.last_modified),
-            ("Cache-Control", f"public, max-age={self.max_age}"),
-            ("Vary", "Accept-Encoding"),
-        ]
-        if self.links is not None:
-            headers.append(("Link", self.links(path)))
-        if self._not_modified(environ, entry, variant):
-            start_response("304 Not Modified", headers)
-            return [b""]
-        headers += [
-            ("Content-Type", ctype),
-            ("Content-Length", str(len(variant.body))),
-            ("X-Content-Type-Options", "nosniff"),
-        ]
-        if variant.coding:
-            headers.append(("Content-Encoding", variant.coding))
-        start_response("200 OK", headers)
-        return [b"" if environ["REQUEST_METHOD"] == "HEAD" else variant.body]

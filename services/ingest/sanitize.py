@@ -39,7 +39,16 @@ _JS_URL = re.compile(r"^[\x00-\x20]*(javascript|vbscript)\s*:", re.IGNORECASE)
 # A browser removes every tab and line break from a URL before reading its scheme (WHATWG URL),
 # so "java\tscript:" runs as javascript: and must be refused like it.
 _URL_IGNORED = re.compile("[\t\n\r]")
-URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "data", "poster", "background"}
+URL_ATTRIBUTES = {
+    "href",
+    "src",
+    "action",
+    "formaction",
+    "xlink:href",
+    "data",
+    "poster",
+    "background",
+}
 
 
 class ActiveContent(ValueError):
@@ -62,7 +71,11 @@ class _Detector(HTMLParser):
             if name.startswith("on"):
                 self.found = f"{name}= event handler on <{tag}> (line {line})"
                 return
-            js = _JS_URL.match(_URL_IGNORED.sub("", value)) if name in URL_ATTRIBUTES and value else None
+            js = (
+                _JS_URL.match(_URL_IGNORED.sub("", value))
+                if name in URL_ATTRIBUTES and value
+                else None
+            )
             if js:
                 self.found = f"{name}={js.group(1).lower()}: URL on <{tag}> (line {line})"
                 return
@@ -84,6 +97,22 @@ def sanitize_body(html: str) -> str:
     found = find_active_content(html)
     if found:
         raise ActiveContent(f"the body carries active content ({found}); remove it and resend")
+    cleaned = _clean(html)
+    # Mis-nested input (say "<li><table><li>") can come out of one pass as markup that a second
+    # parse rearranges again; clean until the result is stable, so sanitizing stored HTML again
+    # (an update, a re-render) never changes it.
+    for _ in range(_MAX_PASSES):
+        again = _clean(cleaned)
+        if again == cleaned:
+            break
+        cleaned = again
+    return cleaned
+
+
+_MAX_PASSES = 5
+
+
+def _clean(html: str) -> str:
     cleaned = nh3.clean(
         html,
         tags=TAGS,
@@ -96,4 +125,6 @@ def sanitize_body(html: str) -> str:
     # Character references such as &#1; or &#xFFFE; come out of the parser as the characters
     # themselves, so the forbidden ones are removed again from the result. Only ASCII whitespace
     # is trimmed: str.strip() would also eat the ideographic spaces that indent Chinese text.
-    return XML_FORBIDDEN.sub("", cleaned).strip(" \t\n\r\f")
+    # A body of nothing but (any) whitespace is still empty.
+    cleaned = XML_FORBIDDEN.sub("", cleaned).strip(" \t\n\r\f")
+    return cleaned if cleaned.strip() else ""

@@ -5,10 +5,18 @@ before a connection is made: loopback, private, link-local (cloud metadata lives
 169.254.169.254), multicast, reserved and unspecified addresses are refused unless the host
 is named in the allowlist. The body is read in chunks and cut off at the byte limit, and the
 whole fetch (every hop and the body) must end within ``total_timeout``.
+
+DNS rebinding: the host is resolved once, by ``resolver``, and the connection goes to the
+addresses that were checked, never to a second lookup's answer. ``PinnedAdapter`` (mounted on
+the session for http and https) opens its connection pool on the checked IP while the Host
+header, TLS SNI and certificate verification keep the URL's host name; it refuses any request
+that the fetcher has not pinned, so the session never resolves a name by itself. The session
+ignores the environment (``trust_env = False``: no proxy variables, no .netrc credentials).
 """
 
 from __future__ import annotations
 
+import contextvars
 import ipaddress
 import socket
 import time
@@ -18,7 +26,8 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
-from urllib3.exceptions import DecodeError
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, DecodeError, MaxRetryError
 from urllib3.response import HTTPResponse as RawResponse
 
 Resolver = Callable[[str, int], Iterable[str]]
@@ -62,6 +71,88 @@ def address_problem(addr: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Pin:
+    """The checked addresses one request may connect to, in the resolver's order."""
+
+    scheme: str
+    host: str
+    port: int
+    addresses: tuple[str, ...]
+
+
+_PIN: contextvars.ContextVar[Pin | None] = contextvars.ContextVar("fetch_pin", default=None)
+_ADDRESS: contextvars.ContextVar[str | None] = contextvars.ContextVar("fetch_addr", default=None)
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """The TCP connection was never made (refused, unreachable, connect timeout)."""
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(reason, ConnectTimeoutError)  # NewConnectionError is one too
+
+
+class PinnedAdapter(HTTPAdapter):
+    """Connects only to the address the fetcher checked for this request.
+
+    The pool is opened on the IP itself; the Host header carries the URL's authority, and for
+    https the pool's ``server_hostname`` makes SNI and certificate verification use the host
+    name. Proxies are never used. If the first checked address cannot be connected to, the
+    next one is tried (as a resolver's list would be), but never an unchecked one.
+    """
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        pin = _PIN.get()
+        parts = urlsplit(request.url)
+        where = (parts.scheme, parts.port or _default_port(parts.scheme))
+        if pin is None or where != (pin.scheme, pin.port):
+            raise FetchRefused(
+                f"no checked address for {request.url}: this session only connects where "
+                "the fetcher's address guard has looked"
+            )
+        request.headers["Host"] = parts.netloc.rpartition("@")[2]
+        failure: requests.ConnectionError | None = None
+        for address in pin.addresses:
+            token = _ADDRESS.set(address)
+            try:
+                return super().send(request, stream, timeout, verify, cert, proxies={})
+            except requests.ConnectionError as exc:
+                if not _never_connected(exc):
+                    raise
+                failure = exc
+            finally:
+                _ADDRESS.reset(token)
+        assert failure is not None  # a pin always has an address
+        raise failure
+
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+        address = _ADDRESS.get()
+        if address is None:
+            raise FetchRefused(f"no checked address for {request.url}")
+        host_params, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
+        if host_params["scheme"] == "https":
+            pool_kwargs = {**pool_kwargs, "server_hostname": host_params["host"]}
+        return self.poolmanager.connection_from_host(
+            host=address,
+            port=host_params["port"],
+            scheme=host_params["scheme"],
+            pool_kwargs=pool_kwargs,
+        )
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+
+
+def default_session() -> requests.Session:
+    session = requests.Session()
+    # No *_PROXY variables, no .netrc credentials sent anywhere; REQUESTS_CA_BUNDLE is
+    # ignored too (certifi's bundle, or the session's own ``verify``, is what counts).
+    session.trust_env = False
+    return session
+
+
 @dataclass
 class Fetcher:
     max_bytes: int
@@ -71,9 +162,21 @@ class Fetcher:
     read_timeout: float = 10.0
     max_redirects: int = 3
     total_timeout: float = 30.0  # a slow drip that stays under the read timeout still ends
-    session: requests.Session = field(default_factory=requests.Session)
+    session: requests.Session = field(default_factory=default_session)
+
+    def __post_init__(self) -> None:
+        # Whatever session is passed in, it connects only through the pin and ignores the
+        # environment: the guard must not depend on how the session was made.
+        self.session.trust_env = False
+        adapter = PinnedAdapter()
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
 
     def check_url(self, url: str) -> None:
+        self.checked(url)
+
+    def checked(self, url: str) -> Pin:
+        """Resolve the URL's host once and check every address; the pin to connect to."""
         try:
             parts = urlsplit(url)
             host = parts.hostname
@@ -84,22 +187,26 @@ class Fetcher:
             raise FetchRefused(f"{parts.scheme or 'no'} scheme: only http and https are fetched")
         if not host:
             raise FetchRefused(f"no host in {url!r}")
-        if host.lower() in self.allow_hosts:
-            return
-        port = port or (443 if parts.scheme == "https" else 80)
-        addresses = list(self.resolver(host, port))
+        port = port or _default_port(parts.scheme)
+        try:
+            addresses = [str(ipaddress.ip_address(host))]  # a literal address needs no lookup
+        except ValueError:
+            addresses = list(self.resolver(host, port))
         if not addresses:
             raise FetchRefused(f"{host} resolves to no address")
-        for addr in addresses:
-            problem = address_problem(addr)
-            if problem:
-                raise FetchRefused(f"refused {host}: {problem}")
+        if host.lower() not in self.allow_hosts:
+            for addr in addresses:
+                problem = address_problem(addr)
+                if problem:
+                    raise FetchRefused(f"refused {host}: {problem}")
+        return Pin(parts.scheme, host.lower(), port, tuple(addresses))
 
     def get(self, url: str) -> bytes:
         deadline = time.monotonic() + self.total_timeout
         for _hop in range(self.max_redirects + 1):
-            self.check_url(url)
+            pin = self.checked(url)
             self._check_deadline(url, deadline)
+            token = _PIN.set(pin)
             try:
                 resp = self.session.get(
                     url,
@@ -112,6 +219,8 @@ class Fetcher:
                 raise FetchTransient(f"fetching {url} failed: {type(exc).__name__}") from None
             except requests.RequestException as exc:  # InvalidURL, InvalidHeader, ...
                 raise FetchRefused(f"fetching {url} failed: {type(exc).__name__}: {exc}") from None
+            finally:
+                _PIN.reset(token)
             with resp:
                 if resp.is_redirect:
                     url = urljoin(url, resp.headers.get("Location", ""))

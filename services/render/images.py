@@ -2,7 +2,14 @@
 
 Speed: JPEGs are shrunk while decoding (``draft``, libjpeg's DCT scaling) and every width is
 resized from the previous one, never from the full original. Safety: the pixel count is
-checked from the header before any decoding, and the format comes from the bytes.
+checked from the header before any decoding, the format comes from the bytes, and only the
+plugins of the accepted formats are ever asked to read them (``formats=`` on ``Image.open``).
+
+Encoding, chosen by measurement (benchmarks/images.py; numbers in docs/benchmarks.md): JPEG
+progressive with optimized Huffman tables; WebP at method 4 (method 2 is 2.5x faster but
+loses 0.004-0.007 SSIM at the same size, and 3 costs what 4 costs); LANCZOS for every
+step (BICUBIC for the first one saved 17 ms a set and cost 0.001 SSIM). No AVIF: see
+``AVIF_UP_TO``.
 """
 
 from __future__ import annotations
@@ -12,13 +19,24 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError, features
 
 WIDTHS = (320, 640, 1024, 1600)
 THUMB = 160
 JPEG_QUALITY = 82
 WEBP_QUALITY = 80
-# Bump when output would change, so content-addressed sets are made afresh.
+WEBP_METHOD = 4
+# AVIF for the widths up to AVIF_UP_TO; 0: none. Decided by measurement, not a setting
+# (docs/benchmarks.md, "AVIF"): every width at libaom's fastest speed makes a set 1.3x
+# slower than pyvips' JPEG+WebP, over the speed target; and a partial set is worse than none,
+# because a page offers an AVIF <source> with only its widths and a browser that takes AVIF
+# then gets no wider picture than AVIF_UP_TO.
+AVIF_UP_TO = 0
+AVIF_QUALITY = 60
+AVIF_SPEED = 9  # libaom: 3x faster than 8, ~7% more bytes at the same quality setting
+AVIF_AVAILABLE = features.check("avif")
+# Bump when output would change, so content-addressed sets are made afresh (the encoder
+# settings above are part of the set key already).
 PIPELINE_VERSION = "2"  # 2: panorama thumbnails, 16-bit greyscale, tall images
 # MPO is how Pillow names a JPEG carrying extra pictures (many cameras and phones write them):
 # it is an ordinary JPEG file and is served and decoded as one.
@@ -29,7 +47,10 @@ ACCEPTED = {
     "GIF": "image/gif",
     "WEBP": "image/webp",
 }
+# What Image.open may try: the JPEG plugin itself opens an MPO file (as MpoImageFile).
+OPEN_FORMATS = ("JPEG", "PNG", "GIF", "WEBP")
 WEBP_MAX_SIDE = 16383  # libwebp cannot encode a larger side; such a rendition has no WebP
+AVIF_MAX_SIDE = 16383  # nor as AVIF: a very tall rendition is a JPEG (or PNG) only
 JPEG_MAX_SIDE = 65500  # libjpeg's limit
 _SRGB = ImageCms.createProfile("sRGB")
 
@@ -57,15 +78,27 @@ class RenditionSet:
     outputs: list[Output]
 
 
+def _avif_up_to() -> int:
+    return AVIF_UP_TO if AVIF_AVAILABLE else 0
+
+
+def _encoding() -> str:
+    """The encoder settings, as part of the set key: changing one makes sets afresh."""
+    avif = f"avif{AVIF_QUALITY}s{AVIF_SPEED}<={_avif_up_to()}" if _avif_up_to() else "noavif"
+    return f"jpeg{JPEG_QUALITY}|webp{WEBP_QUALITY}m{WEBP_METHOD}|{avif}"
+
+
 def set_key(source: bytes, widths: Sequence[int] = WIDTHS) -> str:
     h = hashlib.sha256(source)
-    h.update(f"|v{PIPELINE_VERSION}|{','.join(map(str, widths))}|{THUMB}".encode())
+    h.update(f"|v{PIPELINE_VERSION}|{','.join(map(str, widths))}|{THUMB}|{_encoding()}".encode())
     return h.hexdigest()
 
 
 def open_checked(source: bytes, max_pixels: int) -> Image.Image:
     try:
-        img = Image.open(io.BytesIO(source))
+        # Only the accepted formats' plugins look at the bytes: no other decoder (PSD, EPS
+        # through Ghostscript, ...) is ever reached, whatever the bytes claim to be.
+        img = Image.open(io.BytesIO(source), formats=OPEN_FORMATS)
     except UnidentifiedImageError:
         raise ImageRefused("not an image: the bytes match no JPEG, PNG, GIF or WebP") from None
     except Image.DecompressionBombError as exc:
@@ -131,11 +164,11 @@ def _placeholder(img: Image.Image) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def _encode(img: Image.Image, stem: str, alpha: bool) -> list[Output]:
+def _encode(img: Image.Image, stem: str, alpha: bool, avif: bool = False) -> list[Output]:
     outs = []
     if max(img.size) <= WEBP_MAX_SIDE:
         buf = io.BytesIO()
-        img.save(buf, "WEBP", quality=WEBP_QUALITY, method=4)
+        img.save(buf, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
         outs.append(Output(f"{stem}.webp", "image/webp", *img.size, buf.getvalue()))
     buf = io.BytesIO()
     if alpha:
@@ -144,6 +177,11 @@ def _encode(img: Image.Image, stem: str, alpha: bool) -> list[Output]:
     else:
         img.save(buf, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
         outs.append(Output(f"{stem}.jpg", "image/jpeg", *img.size, buf.getvalue()))
+    if avif and max(img.size) <= AVIF_MAX_SIDE:
+        buf = io.BytesIO()
+        # One thread: the worker runs one process per core (--concurrency 2 on 2 cores).
+        img.save(buf, "AVIF", quality=AVIF_QUALITY, speed=AVIF_SPEED, max_threads=1)
+        outs.append(Output(f"{stem}.avif", "image/avif", *img.size, buf.getvalue()))
     return outs
 
 
@@ -171,14 +209,14 @@ def render_set(source: bytes, max_pixels: int, widths: Sequence[int] = WIDTHS) -
         raise ImageRefused(f"{full_w}x{full_h} is too elongated to render")
     outputs: list[Output] = []
     for im in reversed(renditions):
-        outputs += _encode(im, f"w{im.width}", alpha)
+        outputs += _encode(im, f"w{im.width}", alpha, avif=im.width <= _avif_up_to())
     current = renditions[-1]
     # The thumbnail comes from the smallest picture that covers it on both sides (a panorama's
     # smallest rendition may be far too short), and is never upscaled either.
     thumb_from = next((im for im in reversed(made) if min(im.size) >= THUMB), img)
     side = min(THUMB, *thumb_from.size)
     thumb = ImageOps.fit(thumb_from, (side, side), Image.Resampling.LANCZOS)
-    outputs += _encode(thumb, "thumb", alpha)
+    outputs += _encode(thumb, "thumb", alpha)  # no AVIF: feeds take the first non-WebP thumb
     return RenditionSet(
         key=set_key(source, widths),
         width=full_w,

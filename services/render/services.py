@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import NamedTuple
 from urllib.parse import quote
 
 from sqlalchemy import delete, select
@@ -196,14 +197,16 @@ def newest_entries(session: Session, feed_key: str, limit: int) -> list[ArticleR
     return [rows[i] for i in ids if i in rows]
 
 
-def _put_feed(ctx: RenderContext, key: str, data: bytes) -> None:
+def _put_feed(ctx: RenderContext, key: str, data: bytes) -> bool:
     """Skip unchanged bytes (validators stay put for pollers); siblings before the original,
-    so a server that sees the new original also finds its compressed forms."""
+    so a server that sees the new original also finds its compressed forms. True when new
+    bytes were written."""
     if ctx.artifacts.get(key) == data:
-        return
+        return False
     for suffix, packed in compress.siblings(data).items():
         ctx.artifacts.put(f"{key}.{suffix}", packed)
     ctx.artifacts.put(key, data)
+    return True
 
 
 def feed_title(site: str, feed_key: str) -> str:
@@ -212,7 +215,12 @@ def feed_title(site: str, feed_key: str) -> str:
     return f"{feed_key.split('/', 1)[1]} · {site}"
 
 
-def rebuild_feed(ctx: RenderContext, feed_key: str) -> int:
+class Rebuilt(NamedTuple):
+    entries: int
+    changed: list[str]  # the formats whose bytes changed (what WebSub tells subscribers about)
+
+
+def rebuild_feed(ctx: RenderContext, feed_key: str) -> Rebuilt:
     """Every format of one feed and its channel page, from the newest entries."""
     s = ctx.settings
     base = s.public_base_url
@@ -244,9 +252,12 @@ def rebuild_feed(ctx: RenderContext, feed_key: str) -> int:
             entries=entries,
             hub_url=s.websub_hub_url,
         )
-        for fmt, write in WRITERS.items():
-            _put_feed(ctx, keys.feed_artifact(feed_key, fmt), write(fv))
+        changed = [
+            fmt
+            for fmt, write in WRITERS.items()
+            if _put_feed(ctx, keys.feed_artifact(feed_key, fmt), write(fv))
+        ]
         links = _feed_links(base, [feed_key], title)
         page = pages.render_channel(ctx.jinja, title, entries, links, base, s.feed_title)
         ctx.artifacts.put(keys.channel_page_artifact(feed_key), page.encode("utf-8"))
-    return len(entries)
+    return Rebuilt(len(entries), changed)

@@ -1,4 +1,5 @@
-"""Thin Celery tasks: load by id, call a step in render.services, hand on by task name.
+"""Thin Celery tasks: load by id, call a step in render.services (or render.notify, for
+WebSub), hand on by task name.
 
 Transient failures (the database or Redis away, a network hiccup fetching an image) are
 retried with exponential backoff; bad input is recorded on the article and never retried.
@@ -6,19 +7,26 @@ retried with exponential backoff; bad input is recorded on the article and never
 
 from __future__ import annotations
 
+import logging
+
 import redis
 from celery import Celery, Task
 from sqlalchemy.exc import OperationalError
 
-from render import coalesce, services
+from render import coalesce, notify, services
 from render.fetch import FetchTransient
 from shared.tasknames import (
+    TASK_NOTIFY_FEED,
     TASK_PROCESS_IMAGES,
     TASK_QUEUES,
     TASK_REBUILD_FEED,
     TASK_RENDER_PAGE,
+    TASK_WEBSUB_DELIVER,
+    TASK_WEBSUB_VERIFY,
     TASK_WITHDRAW,
 )
+
+log = logging.getLogger(__name__)
 
 TRANSIENT = (OperationalError, redis.ConnectionError, redis.TimeoutError, FetchTransient)
 RETRY = {
@@ -29,6 +37,16 @@ RETRY = {
     "max_retries": 8,
     "bind": True,
 }
+# WebSub: the other side's 5xx, timeouts and refused connections are retried too. Backoff
+# stays under the broker's visibility timeout; a verification is retried briefly, a delivery
+# for about half an hour (2 s, 4 s, ... capped at 10 min, with jitter).
+NOTIFY_RETRY = {
+    **RETRY,
+    "autoretry_for": (*TRANSIENT, notify.NotifyTransient),
+    "retry_backoff_max": 600,
+}
+VERIFY_RETRY = {**NOTIFY_RETRY, "max_retries": 3}
+DELIVER_RETRY = {**NOTIFY_RETRY, "max_retries": 10}
 
 
 class ArticleTask(Task):
@@ -38,6 +56,15 @@ class ArticleTask(Task):
         if len(args) == 2:
             reason = f"{self.name.rsplit('.', 1)[-1]} failed: {type(exc).__name__}: {exc}"
             services.mark_failed(self.app.newsflow, args[0], args[1], reason)
+
+
+class DeliveryTask(Task):
+    """When a delivery gives up, its subscription says so, with the reason."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        if args:
+            reason = f"delivery given up: {type(exc).__name__}: {exc}"
+            notify.record_failure(self.app.newsflow, args[0], reason)
 
 
 def _send(task: Task, name: str, *args) -> None:
@@ -64,7 +91,41 @@ def withdraw(self: Task, article_id: str, version: int) -> None:
 
 
 def rebuild_feed(self: Task, feed_key: str) -> int:
-    return services.rebuild_feed(self.app.newsflow, feed_key)
+    rebuilt = services.rebuild_feed(self.app.newsflow, feed_key)
+    if rebuilt.changed and self.app.newsflow.settings.websub_hub_url:
+        try:
+            _send(self, TASK_NOTIFY_FEED, feed_key, rebuilt.changed)
+        except Exception:
+            # The feed is written either way; a rerun would find the bytes unchanged and send
+            # nothing, so retrying the rebuild would not bring the notification back.
+            log.exception("feed %s rebuilt but its WebSub notification was not sent", feed_key)
+    return rebuilt.entries
+
+
+def notify_feed(self: Task, feed_key: str, formats: list[str]) -> int:
+    ctx = self.app.newsflow
+    return notify.feed_updated(
+        ctx, feed_key, formats, lambda sub_id: _send(self, TASK_WEBSUB_DELIVER, sub_id)
+    )
+
+
+def websub_verify(
+    self: Task,
+    mode: str,
+    feed_key: str,
+    fmt: str,
+    topic: str,
+    callback: str,
+    lease_seconds: int,
+    secret: str | None,
+) -> bool:
+    return notify.verify(
+        self.app.newsflow, mode, feed_key, fmt, topic, callback, lease_seconds, secret
+    )
+
+
+def websub_deliver(self: Task, subscription_id: str) -> str:
+    return notify.deliver(self.app.newsflow, subscription_id)
 
 
 def register(app: Celery) -> None:
@@ -73,3 +134,6 @@ def register(app: Celery) -> None:
     app.task(name=TASK_RENDER_PAGE, base=ArticleTask, **RETRY)(render_page)
     app.task(name=TASK_WITHDRAW, base=ArticleTask, **RETRY)(withdraw)
     app.task(name=TASK_REBUILD_FEED, **RETRY)(rebuild_feed)
+    app.task(name=TASK_NOTIFY_FEED, **NOTIFY_RETRY)(notify_feed)
+    app.task(name=TASK_WEBSUB_VERIFY, **VERIFY_RETRY)(websub_verify)
+    app.task(name=TASK_WEBSUB_DELIVER, base=DeliveryTask, **DELIVER_RETRY)(websub_deliver)

@@ -4,16 +4,24 @@ The guard is proven where it decides: a resolver is injected, and the session pa
 the test if it is ever asked to connect. No test makes a request to anything but a local
 pytest-httpserver on 127.0.0.1; redirect targets outside it are literal IPs, which the real
 resolver turns into addresses without DNS and which are refused before any connection.
+DNS rebinding is proven at the socket: ``connect`` is replaced by one that records the
+address and raises before any packet leaves, and the names the system resolver is asked
+about are recorded.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import shutil
 import socket
+import ssl
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import requests
+from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from render.fetch import Fetcher, FetchRefused, FetchTransient, address_problem
@@ -72,7 +80,8 @@ def local_fetcher(**kwargs) -> Fetcher:
     kwargs.setdefault("max_bytes", 5_000_000)
     kwargs.setdefault("read_timeout", 3.0)
     kwargs.setdefault("total_timeout", 5.0)
-    return Fetcher(allow_hosts=LOCAL, **kwargs)
+    kwargs.setdefault("allow_hosts", LOCAL)
+    return Fetcher(**kwargs)
 
 
 # --- the address guard, at its decision point -------------------------------------------------
@@ -332,3 +341,216 @@ def test_html_served_as_jpeg_is_fetched_then_refused_by_the_image_pipeline(https
     assert data == html
     with pytest.raises(ImageRefused, match="not an image"):
         render_set(data, 60_000_000)
+
+
+# --- DNS rebinding: the connection goes to the address that was checked ---------------------------
+
+
+def rebinding(first: str, then: str):
+    """A resolver whose first answer is ``first`` and every later one ``then``."""
+    asked: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return [first if len(asked) == 1 else then]
+
+    resolver.asked = asked
+    return resolver
+
+
+@pytest.fixture
+def connects(monkeypatch):
+    """Every socket connect and system lookup, recorded. A connect to an address not in
+    ``through`` raises Sentinel instead of connecting, so no packet leaves for it."""
+    seen = {"connect": [], "getaddrinfo": [], "through": set()}
+    real_connect, real_getaddrinfo = socket.socket.connect, socket.getaddrinfo
+
+    def connect(sock, address):
+        seen["connect"].append(tuple(address[:2]))
+        if address[0] in seen["through"]:
+            return real_connect(sock, address)
+        sock.close()
+        raise Sentinel(address)
+
+    def getaddrinfo(host, *args, **kwargs):
+        seen["getaddrinfo"].append(host)
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:  # a name: answered by no DNS server, whatever the code does
+            raise socket.gaierror(socket.EAI_NONAME, f"{host}: looked up in a test") from None
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return seen
+
+
+@pytest.mark.parametrize(("scheme", "port"), [("http", 80), ("https", 443)])
+def test_rebinding_name_is_connected_to_at_the_checked_address_only(connects, scheme, port):
+    resolver = rebinding(PUBLIC, "127.0.0.1")
+    with pytest.raises(Sentinel):
+        Fetcher(max_bytes=1000, resolver=resolver).get(f"{scheme}://images.example.com/a.jpg")
+    assert connects["connect"] == [(PUBLIC, port)]
+    assert resolver.asked == ["images.example.com"]  # one lookup: the checked one
+    assert "images.example.com" not in connects["getaddrinfo"]  # and none behind our back
+
+
+def test_rebinding_name_first_seen_private_is_never_connected_to(connects):
+    resolver = rebinding("10.0.0.5", PUBLIC)
+    with pytest.raises(FetchRefused, match="private"):
+        Fetcher(max_bytes=1000, resolver=resolver).get("http://images.example.com/a.jpg")
+    assert connects["connect"] == []
+
+
+def test_each_redirect_hop_connects_to_its_own_checked_address(httpserver, connects):
+    target = "http://cdn.example.net/b.jpg"
+    httpserver.expect_request("/r").respond_with_data("", status=302, headers={"Location": target})
+    connects["through"].add("127.0.0.1")  # the first hop reaches the local server for real
+    answers = {"images.example": ["127.0.0.1"], "cdn.example.net": [PUBLIC]}
+    fetcher = Fetcher(
+        max_bytes=1000,
+        allow_hosts=frozenset({"images.example"}),
+        resolver=lambda host, port: answers[host],
+    )
+    with pytest.raises(Sentinel):
+        fetcher.get(f"http://images.example:{httpserver.port}/r")
+    assert connects["connect"] == [("127.0.0.1", httpserver.port), (PUBLIC, 80)]
+
+
+def test_allowlisted_name_is_fetched_from_its_resolved_address_under_its_own_name(httpserver):
+    httpserver.expect_request("/a.jpg").respond_with_data(b"abc", content_type="image/jpeg")
+    # "images.example" has no DNS entry: only the pinned address can reach the server, and a
+    # second lookup would have answered 127.0.0.2, where nothing listens.
+    resolver = rebinding("127.0.0.1", "127.0.0.2")
+    fetcher = local_fetcher(allow_hosts=frozenset({"images.example"}), resolver=resolver)
+    assert fetcher.get(f"http://images.example:{httpserver.port}/a.jpg") == b"abc"
+    assert resolver.asked == ["images.example"]
+    request, _ = httpserver.log[-1]
+    assert request.headers["Host"] == f"images.example:{httpserver.port}"
+
+
+def test_next_checked_address_is_tried_when_the_first_refuses(httpserver):
+    httpserver.expect_request("/a.jpg").respond_with_data(b"abc", content_type="image/jpeg")
+    fetcher = local_fetcher(
+        allow_hosts=frozenset({"images.example"}),
+        resolver=resolving_to("127.0.0.2", "127.0.0.1"),  # nothing listens on .2
+    )
+    assert fetcher.get(f"http://images.example:{httpserver.port}/a.jpg") == b"abc"
+
+
+def test_literal_address_is_not_looked_up():
+    def resolver(host, port):
+        pytest.fail(f"{host} was looked up")
+
+    fetcher = Fetcher(max_bytes=1000, resolver=resolver, session=RecordsThenStops())
+    with pytest.raises(Sentinel):
+        fetcher.get(f"http://{PUBLIC}/a.jpg")
+    with pytest.raises(FetchRefused, match="loopback"):
+        fetcher.get("http://[::1]/a.jpg")
+
+
+def test_session_refuses_a_request_the_fetcher_has_not_checked(httpserver):
+    httpserver.expect_request("/a.jpg").respond_with_data(b"abc", content_type="image/jpeg")
+    fetcher = local_fetcher()
+    with pytest.raises(FetchRefused, match="no checked address"):
+        fetcher.session.get(local(httpserver, "/a.jpg"), timeout=3)
+    assert len(httpserver.log) == 0
+
+
+def test_session_ignores_proxy_variables_and_netrc(httpserver, monkeypatch, tmp_path):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")  # the discard port: nothing answers
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    httpserver.expect_request("/a.jpg").respond_with_data(b"abc", content_type="image/jpeg")
+    fetcher = local_fetcher()
+    assert fetcher.session.trust_env is False
+    assert fetcher.get(local(httpserver, "/a.jpg")) == b"abc"
+    request, _ = httpserver.log[-1]
+    assert "Authorization" not in request.headers
+
+
+def test_default_session_does_not_trust_the_environment():
+    assert Fetcher(max_bytes=1).session.trust_env is False
+
+
+# --- TLS: SNI and certificate checked against the host name, not the pinned address ---------------
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory) -> Path:
+    """A throwaway CA and a certificate it signed for images.example."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a test certificate")
+    d = tmp_path_factory.mktemp("tls")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    _openssl(
+        "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=newsflow test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        cwd=d,
+    )  # fmt: skip
+    _openssl(
+        "req", *ec, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=images.example",
+        cwd=d,
+    )  # fmt: skip
+    (d / "leaf.ext").write_text(
+        "subjectAltName=DNS:images.example\nbasicConstraints=CA:FALSE\n"
+        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+        "authorityKeyIdentifier=keyid,issuer\nsubjectKeyIdentifier=hash\n"
+    )
+    _openssl(
+        "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "leaf.pem", "-days", "2", "-extfile", "leaf.ext",
+        cwd=d,
+    )  # fmt: skip
+    return d
+
+
+@pytest.fixture
+def tls_server(tls_files):
+    names: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls_files / "leaf.pem", tls_files / "leaf.key")
+    context.sni_callback = lambda sock, name, ctx: names.append(name)
+    server = HTTPServer(host="127.0.0.1", ssl_context=context)
+    server.start()
+    server.sni = names
+    yield server
+    server.clear()
+    server.stop()
+
+
+def tls_fetcher(tls_files: Path) -> Fetcher:
+    fetcher = local_fetcher(
+        allow_hosts=frozenset({"images.example", "other.example"}),
+        resolver=resolving_to("127.0.0.1"),
+    )
+    fetcher.session.verify = str(tls_files / "ca.pem")
+    return fetcher
+
+
+def test_https_to_pinned_address_sends_sni_and_verifies_the_host_name(tls_server, tls_files):
+    tls_server.expect_request("/a.jpg").respond_with_data(b"abc", content_type="image/jpeg")
+    url = f"https://images.example:{tls_server.port}/a.jpg"
+    assert tls_fetcher(tls_files).get(url) == b"abc"
+    assert tls_server.sni == ["images.example"]
+    request, _ = tls_server.log[-1]
+    assert request.headers["Host"] == f"images.example:{tls_server.port}"
+
+
+def test_https_certificate_for_another_name_is_not_accepted(tls_server, tls_files):
+    tls_server.expect_request("/a.jpg").respond_with_data(b"abc", content_type="image/jpeg")
+    with pytest.raises(FetchTransient, match="SSLError"):
+        tls_fetcher(tls_files).get(f"https://other.example:{tls_server.port}/a.jpg")
+    assert tls_server.sni == ["other.example"]
+    assert len(tls_server.log) == 0

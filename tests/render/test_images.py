@@ -15,8 +15,18 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops, ImageCms, ImageOps, ImageStat
+from PIL import (
+    BmpImagePlugin,
+    Image,
+    ImageChops,
+    ImageCms,
+    ImageOps,
+    ImageStat,
+    TiffImagePlugin,
+    features,
+)
 
+from render import images
 from render.images import (
     THUMB,
     WIDTHS,
@@ -41,8 +51,18 @@ RENDERED = [
     "animated.gif",
 ]
 REFUSED = ["truncated.jpg", "not-an-image.jpg", "script.svg", "bomb-30000x30000.png"]
-CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
-EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+CONTENT_TYPES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "AVIF": "image/avif",
+}
+EXTENSIONS = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "image/avif": ".avif",
+}
 
 
 def source(name: str) -> bytes:
@@ -500,3 +520,82 @@ def test_rendition_set_carries_the_set_key_of_its_source():
 
 def test_different_photos_get_different_keys():
     assert rendered("coffee.jpg").key != rendered("coffee-gps.jpg").key
+
+
+def test_set_key_changes_with_the_encoder_settings(monkeypatch):
+    data = source("coffee.jpg")
+    before = set_key(data)
+    monkeypatch.setattr(images, "WEBP_QUALITY", images.WEBP_QUALITY + 1)
+    assert set_key(data) != before
+
+
+# --- decoders: only the accepted formats' plugins read the bytes ---------------------------------
+
+
+@pytest.mark.parametrize(("fmt", "plugin"), [("BMP", BmpImagePlugin.BmpImageFile),
+                                             ("TIFF", TiffImagePlugin.TiffImageFile)])  # fmt: skip
+def test_other_formats_are_refused_without_their_decoder_reading_the_bytes(
+    monkeypatch, fmt, plugin
+):
+    data = encoded(Image.new("RGB", (400, 300), "teal"), fmt)
+    assert Image.open(io.BytesIO(data)).format == fmt  # Pillow could read it
+
+    def never(self):
+        pytest.fail(f"the {fmt} decoder was asked to read the bytes")
+
+    monkeypatch.setattr(plugin, "_open", never)
+    with pytest.raises(ImageRefused, match="not an image"):
+        render_set(data, MAX_PIXELS)
+
+
+# --- AVIF: measured too slow for the speed target, so none by default (docs/benchmarks.md) ------
+
+
+@pytest.mark.parametrize("name", PHOTOS + SIDEWAYS)
+def test_default_set_has_no_avif(name):
+    assert all(o.contenttype != "image/avif" for o in rendered(name).outputs)
+
+
+@cache
+def with_avif_up_to_640() -> RenditionSet:
+    patch = pytest.MonkeyPatch()
+    patch.setattr(images, "AVIF_UP_TO", 640)
+    patch.setattr(images, "AVIF_AVAILABLE", True)
+    try:
+        return render_set(source("photo-12mp-exif6.jpg"), MAX_PIXELS)
+    finally:
+        patch.undo()
+
+
+needs_avif = pytest.mark.skipif(not features.check("avif"), reason="Pillow built without AVIF")
+
+
+@needs_avif
+def test_avif_is_made_for_the_widths_up_to_its_limit_and_not_for_the_thumbnail():
+    avif = [o for o in with_avif_up_to_640().outputs if o.contenttype == "image/avif"]
+    assert sorted(o.name for o in avif) == ["w320.avif", "w640.avif"]
+
+
+@needs_avif
+def test_avif_outputs_decode_as_avif_at_their_size_and_look_like_the_jpeg():
+    outs = {o.name: o for o in with_avif_up_to_640().outputs}
+    for name in ("w320", "w640"):
+        avif = outs[f"{name}.avif"]
+        img = decode(avif)
+        assert img.format == "AVIF"
+        assert img.size == (avif.width, avif.height) == (outs[f"{name}.jpg"].width, avif.height)
+        assert channel_diff(img, decode(outs[f"{name}.jpg"])) < 6, name
+        assert len(img.getexif()) == 0
+
+
+@needs_avif
+def test_avif_set_has_its_own_key():
+    assert with_avif_up_to_640().key != rendered("photo-12mp-exif6.jpg").key
+
+
+def test_without_avif_support_the_limit_changes_neither_outputs_nor_key(monkeypatch):
+    monkeypatch.setattr(images, "AVIF_UP_TO", 1600)
+    monkeypatch.setattr(images, "AVIF_AVAILABLE", False)
+    rs = render_set(source("coffee.jpg"), MAX_PIXELS)
+    assert all(o.contenttype != "image/avif" for o in rs.outputs)
+    assert rs.key == rendered("coffee.jpg").key

@@ -1,0 +1,307 @@
+"""WebSub on the worker: telling the hub a feed changed, and being the hub.
+
+- ``feed_updated``: after a rebuild wrote new bytes. When the configured hub is someone
+  else's, ping it (``hub.mode=publish``, ``hub.url=<feed URL>``, form-encoded POST). When
+  the feed service is its own hub, send one delivery task per active subscriber instead.
+- ``verify``: the verification of intent for a (un)subscription request the feed service
+  accepted: a GET to the callback with a challenge; only an echoed challenge (2xx) stores
+  or removes the subscription.
+- ``deliver``: POST the topic's current feed to one subscriber, with the ``Link`` headers
+  and, when the subscriber gave a secret, ``X-Hub-Signature: sha256=<HMAC of the body>``.
+
+Every callback passes the address guard (``shared.netguard``) before each request, and no
+redirect is followed. Failures that may pass (connection, timeout, 5xx, 429) raise
+``NotifyTransient``, which the tasks retry with exponential backoff; anything else is final.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+import requests
+from sqlalchemy import delete, select
+
+from render import view
+from render.context import RenderContext
+from render.feeds import CONTENT_TYPES
+from shared import keys, netguard
+from shared.models import WebSubSubscription, utcnow
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HUB_PATH = "/hub"
+TIMEOUT = (3.0, 10.0)  # connect, read
+USER_AGENT = "newsflow-websub/1 (+https://www.w3.org/TR/websub/)"
+MAX_CHALLENGE_REPLY = 4096
+
+
+class NotifyTransient(RuntimeError):
+    """The other side failed in a way that may pass; worth a retry."""
+
+
+def own_hub(settings: Settings) -> bool:
+    """True when the hub our feeds name is the feed service's own ``/hub``."""
+    return settings.websub_hub_url.rstrip("/") == f"{settings.public_base_url}{HUB_PATH}"
+
+
+def subscription_id(topic: str, callback: str) -> str:
+    return hashlib.sha256(f"{topic}\n{callback}".encode()).hexdigest()
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def link_header(hub: str, topic: str) -> str:
+    links = [f'<{topic}>; rel="self"']
+    if hub:
+        links.insert(0, f'<{hub}>; rel="hub"')
+    return ", ".join(links)
+
+
+def _transient(status: int) -> bool:
+    return status >= 500 or status in (408, 429)
+
+
+# --- the publisher's side: ping the configured hub --------------------------------------
+
+
+def ping_hub(hub: str, urls: Iterable[str], post: Callable = requests.post) -> None:
+    """Tell an outside hub these URLs changed. The hub is the operator's choice, so no address
+    guard applies. A 4xx is logged and given up; a 5xx or network failure is transient."""
+    for url in urls:
+        try:
+            resp = post(
+                hub,
+                data={"hub.mode": "publish", "hub.url": url},
+                timeout=TIMEOUT,
+                allow_redirects=False,
+                headers={"User-Agent": USER_AGENT},
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise NotifyTransient(f"pinging {hub} failed: {type(exc).__name__}") from None
+        status = resp.status_code
+        resp.close()
+        if _transient(status):
+            raise NotifyTransient(f"hub {hub} answered {status} for {url}")
+        if not 200 <= status < 300:
+            log.warning("hub %s refused the ping for %s with %s; not retried", hub, url, status)
+
+
+def feed_updated(
+    ctx: RenderContext, feed_key: str, formats: list[str], send: Callable[[str], None]
+) -> int:
+    """A feed's bytes changed in ``formats``. Returns how many pings or deliveries were sent."""
+    s = ctx.settings
+    if not s.websub_hub_url:
+        return 0
+    if not own_hub(s):
+        urls = [view.feed_url(s.public_base_url, feed_key, fmt) for fmt in formats]
+        ping_hub(s.websub_hub_url, urls)
+        return len(urls)
+    now = utcnow()
+    with ctx.sessions.begin() as session:
+        # Leases expire: a lapsed subscription is removed the next time its feed changes,
+        # and never delivered to meanwhile.
+        session.execute(
+            delete(WebSubSubscription).where(
+                WebSubSubscription.feed_key == feed_key, WebSubSubscription.expires_at <= now
+            )
+        )
+        ids = list(
+            session.scalars(
+                select(WebSubSubscription.id).where(
+                    WebSubSubscription.feed_key == feed_key,
+                    WebSubSubscription.expires_at > now,
+                    WebSubSubscription.fmt.in_(formats),
+                )
+            )
+        )
+    for sub_id in ids:
+        send(sub_id)
+    return len(ids)
+
+
+# --- the hub's side: verification of intent ----------------------------------------------
+
+
+def _guard(ctx: RenderContext, url: str, resolver: netguard.Resolver) -> str | None:
+    """None when ``url`` may be called, else why not. A name that does not resolve may
+    resolve later: that is transient."""
+    try:
+        netguard.check_url(url, ctx.settings.fetch_allow_hosts, resolver)
+    except netguard.NotResolved as exc:
+        raise NotifyTransient(str(exc)) from None
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _read_some(resp: requests.Response, limit: int) -> bytes:
+    data = b""
+    for chunk in resp.iter_content(1024):
+        data += chunk
+        if len(data) > limit:
+            break
+    return data
+
+
+def verify(
+    ctx: RenderContext,
+    mode: str,
+    feed_key: str,
+    fmt: str,
+    topic: str,
+    callback: str,
+    lease_seconds: int,
+    secret: str | None,
+    resolver: netguard.Resolver = netguard.system_resolver,
+) -> bool:
+    """Ask the subscriber whether it meant it; on an echoed challenge, apply the request.
+    True when the request was verified and applied."""
+    refused = _guard(ctx, callback, resolver)
+    if refused:
+        log.warning("websub %s for %s not verified: callback %s", mode, topic, refused)
+        return False
+    challenge = secrets.token_urlsafe(32)
+    params = {"hub.mode": mode, "hub.topic": topic, "hub.challenge": challenge}
+    if mode == "subscribe":
+        params["hub.lease_seconds"] = str(lease_seconds)
+    asked_at = utcnow()  # a lease runs from the verification request (WebSub 5.3)
+    try:
+        # requests appends the parameters to a query the callback already has, with "&".
+        resp = requests.get(
+            callback,
+            params=params,
+            timeout=TIMEOUT,
+            allow_redirects=False,
+            stream=True,
+            headers={"User-Agent": USER_AGENT},
+        )
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise NotifyTransient(f"verifying at {callback} failed: {type(exc).__name__}") from None
+    except requests.RequestException as exc:
+        log.warning("websub %s for %s not verified: %s", mode, topic, exc)
+        return False
+    with resp:
+        status = resp.status_code
+        if _transient(status):
+            raise NotifyTransient(f"{callback} answered {status} to the verification")
+        try:
+            reply = _read_some(resp, MAX_CHALLENGE_REPLY)
+        except requests.RequestException as exc:
+            raise NotifyTransient(f"reading {callback} failed: {type(exc).__name__}") from None
+    if not (200 <= status < 300 and reply.strip() == challenge.encode()):
+        log.info("websub %s for %s not confirmed by %s (status %s)", mode, topic, callback, status)
+        return False
+    canonical = view.feed_url(ctx.settings.public_base_url, feed_key, fmt)
+    sub_id = subscription_id(canonical, callback)
+    with ctx.sessions.begin() as session:
+        row = session.get(WebSubSubscription, sub_id)
+        if mode == "unsubscribe":
+            if row is not None:
+                session.delete(row)
+            log.info("websub: %s unsubscribed from %s", callback, canonical)
+            return True
+        if row is None:
+            row = WebSubSubscription(id=sub_id)
+            session.add(row)
+        row.topic, row.feed_key, row.fmt, row.callback = canonical, feed_key, fmt, callback
+        row.secret = secret
+        row.lease_seconds = lease_seconds
+        row.verified_at = asked_at
+        row.expires_at = asked_at + timedelta(seconds=lease_seconds)
+        row.last_error = None
+        # a new secret signs the next delivery afresh, even of the same bytes
+        row.delivered_sha256 = None
+    log.info("websub: %s subscribed to %s for %ss", callback, canonical, lease_seconds)
+    return True
+
+
+# --- the hub's side: content distribution ------------------------------------------------
+
+
+def record_failure(ctx: RenderContext, sub_id: str, reason: str) -> None:
+    with ctx.sessions.begin() as session:
+        row = session.get(WebSubSubscription, sub_id)
+        if row is not None:
+            row.last_error = reason[:2000]
+
+
+def deliver(
+    ctx: RenderContext, sub_id: str, resolver: netguard.Resolver = netguard.system_resolver
+) -> str:
+    """POST the topic's current bytes to one subscriber. Returns what happened."""
+    with ctx.sessions() as session:
+        row = session.get(WebSubSubscription, sub_id)
+    if row is None:
+        return "unsubscribed"
+    if row.expires_at <= utcnow():
+        with ctx.sessions.begin() as session:
+            session.execute(
+                delete(WebSubSubscription).where(
+                    WebSubSubscription.id == sub_id, WebSubSubscription.expires_at <= utcnow()
+                )
+            )
+        return "expired"
+    body = ctx.artifacts.get(keys.feed_artifact(row.feed_key, row.fmt))
+    if body is None:
+        return "no feed"
+    digest = hashlib.sha256(body).hexdigest()
+    if digest == row.delivered_sha256:
+        return "already delivered"
+    refused = _guard(ctx, row.callback, resolver)
+    if refused:
+        record_failure(ctx, sub_id, f"callback refused: {refused}")
+        log.warning("websub delivery to %s refused: %s", row.callback, refused)
+        return "refused"
+    headers = {
+        "Content-Type": CONTENT_TYPES[row.fmt],
+        "Link": link_header(ctx.settings.websub_hub_url, row.topic),
+        "User-Agent": USER_AGENT,
+    }
+    if row.secret:
+        headers["X-Hub-Signature"] = signature(row.secret, body)
+    try:
+        resp = requests.post(
+            row.callback,
+            data=body,
+            headers=headers,
+            timeout=TIMEOUT,
+            allow_redirects=False,
+            stream=True,  # the subscriber's answer body is ignored (WebSub 7), not read
+        )
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise NotifyTransient(
+            f"delivering to {row.callback} failed: {type(exc).__name__}"
+        ) from None
+    except requests.RequestException as exc:
+        record_failure(ctx, sub_id, f"delivery failed: {type(exc).__name__}: {exc}")
+        return "failed"
+    status = resp.status_code
+    resp.close()
+    if 200 <= status < 300:
+        with ctx.sessions.begin() as session:
+            current = session.get(WebSubSubscription, sub_id)
+            if current is not None:
+                current.delivered_sha256 = digest
+                current.delivered_at = utcnow()
+                current.last_error = None
+        return "delivered"
+    if status == 410:
+        # Gone: the subscriber ended the subscription (WebSub 7).
+        with ctx.sessions.begin() as session:
+            session.execute(delete(WebSubSubscription).where(WebSubSubscription.id == sub_id))
+        log.info("websub: %s answered 410; subscription removed", row.callback)
+        return "removed"
+    if _transient(status):
+        raise NotifyTransient(f"{row.callback} answered {status}")
+    record_failure(ctx, sub_id, f"{row.callback} answered {status}; delivery given up")
+    log.warning("websub delivery to %s answered %s; given up", row.callback, status)
+    return "given up"
