@@ -25,7 +25,7 @@ def main() -> None:
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Address the web services bind to."
 )
-@click.option("--concurrency", default=1, show_default=True, help="Worker processes.")
+@click.option("--concurrency", default=2, show_default=True, help="Worker processes.")
 def up(demo: bool, host: str, concurrency: int) -> None:
     """Start Redis (private unless REDIS_URL is set), worker, relay and both web services."""
     from newsflow.clients import HttpIngest

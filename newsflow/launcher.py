@@ -1,7 +1,8 @@
 """``newsflow up``: every part of the system as child processes of one command.
 
 Redis (private, on a unix socket in the data dir, unless REDIS_URL is set), the schema
-migration, one Celery worker, the outbox relay, and both web services under gunicorn.
+migration, one Celery worker, the outbox relay, the ingest API under gunicorn and the feed
+service under granian (chosen by measurement: docs/benchmarks.md, Serving).
 Ctrl-C stops every process it started.
 """
 
@@ -28,7 +29,7 @@ from shared.tasknames import ALL_QUEUES
 class Stack:
     settings: Settings
     host: str = "127.0.0.1"
-    concurrency: int = 1
+    concurrency: int = 2  # one worker, a process per core (2 here)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -63,7 +64,11 @@ class Stack:
             ],
             "relay": [py, "-m", "newsflow", "relay"],
             "ingest": [*gunicorn, "--bind", f"{self.host}:{s.ingest_port}", "ingest.wsgi:app"],
-            "feed": [*gunicorn, "--bind", f"{self.host}:{s.feed_port}", "feed.wsgi:app"],
+            "feed": [
+                py, "-m", "granian", "--interface", "wsgi", "--host", self.host,
+                "--port", str(s.feed_port), "--workers", "2", "--blocking-threads", "1",
+                "--no-ws", "feed.wsgi:app",
+            ],
         }  # fmt: skip
 
     def start(self) -> None:

@@ -9,7 +9,7 @@ that does not exist, goes to the Flask app.
 Per request the work is one ``os.stat`` and a few dict lookups: the header lists of every
 variant (200 and 304) are built once per file version, the codings an ``Accept-Encoding``
 value accepts are remembered, and an ``If-None-Match`` that is exactly the ETag is matched
-without parsing (measurements: docs/benchmarks-feeds.md).
+without parsing (measurements: docs/benchmarks.md).
 """
 
 from __future__ import annotations

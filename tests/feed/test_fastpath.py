@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import urllib.request
+from email.message import Message
 
 import brotli
 import pytest
@@ -12,14 +13,14 @@ import requests
 from tests.feed.test_serving import published
 
 
-def raw_get(url: str, **headers) -> tuple[int, dict, bytes]:
+def raw_get(url: str, **headers) -> tuple[int, Message, bytes]:
     """urllib does not decode Content-Encoding, so we see the bytes as sent."""
     req = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, dict(resp.headers), resp.read()
+            return resp.status, resp.headers, resp.read()
     except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read()
+        return err.code, err.headers, err.read()
 
 
 @pytest.fixture(scope="module")
