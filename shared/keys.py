@@ -57,6 +57,11 @@ def feed_artifact(feed_key: str, fmt: str) -> str:
     return f"feeds/{feed_key}.{fmt}"
 
 
+def archive_feed(feed_key: str, page: int) -> str:
+    """The feed key of archive page ``page`` (1 = oldest) of a feed (RFC 5005)."""
+    return f"{feed_key}/archive/{page}"
+
+
 def page_artifact(article_id: str) -> str:
     return f"pages/articles/{article_id}.html"
 

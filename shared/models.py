@@ -84,6 +84,20 @@ class FeedEntry(Base):
     sort_at: Mapped[datetime]
 
 
+class FeedLogRow(Base):
+    """Every publication of an article version into a feed, in order. Archive pages
+    (RFC 5005) are fixed blocks of this log, so a page never changes once it is full."""
+
+    __tablename__ = "feed_log"
+    __table_args__ = (Index("ix_feed_log_feed_id", "feed_key", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    feed_key: Mapped[str] = mapped_column(String(300))
+    article_id: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    logged_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class OutboxRow(Base):
     """A task to send once the transaction that wrote it has committed (transactional outbox)."""
 

@@ -44,6 +44,7 @@ class Settings:
     max_image_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 60_000_000
     feed_size: int = 50
+    archive_page_size: int = 50
     relay_interval: float = 0.5
     feed_title: str = "newsflow"
     # tag: URI authority for feed and entry ids; pin it before the first publication.
@@ -85,6 +86,7 @@ class Settings:
             max_image_bytes=_int(env, "MAX_IMAGE_BYTES", 25 * 1024 * 1024),
             max_image_pixels=_int(env, "MAX_IMAGE_PIXELS", 60_000_000),
             feed_size=_int(env, "FEED_SIZE", 50),
+            archive_page_size=max(1, _int(env, "ARCHIVE_PAGE_SIZE", 50)),
             relay_interval=_float(env, "RELAY_INTERVAL", 0.5),
             websub_hub_url=env.get("WEBSUB_HUB_URL")
             or f"{(env.get('PUBLIC_BASE_URL') or f'http://127.0.0.1:{feed_port}').rstrip('/')}/hub",
@@ -108,6 +110,7 @@ class Settings:
             "MAX_IMAGE_BYTES": str(self.max_image_bytes),
             "MAX_IMAGE_PIXELS": str(self.max_image_pixels),
             "FEED_SIZE": str(self.feed_size),
+            "ARCHIVE_PAGE_SIZE": str(self.archive_page_size),
             "RELAY_INTERVAL": str(self.relay_interval),
             "FEED_TITLE": self.feed_title,
             "TAG_AUTHORITY": self.tag_authority,

@@ -193,7 +193,7 @@ class RunningStack:
         """An empty store and artifact dir, for tests that count feed entries."""
         self.wait_idle()
         with self.engine.begin() as conn:
-            for table in ("feed_entries", "outbox", "media_sources", "articles"):
+            for table in ("feed_entries", "feed_log", "outbox", "media_sources", "articles"):
                 conn.execute(sa.text(f"DELETE FROM {table}"))
         artifacts = self.settings.artifacts_dir
         if artifacts.exists():
@@ -213,6 +213,7 @@ def stack(database_url, redis_srv, engine, tmp_path_factory) -> Iterator[Running
         "FEED_PORT": str(feed_port),
         "INGEST_PORT": str(ingest_port),
         "RELAY_INTERVAL": "0.2",
+        "ARCHIVE_PAGE_SIZE": "3",  # small, so a few articles fill RFC 5005 archive pages
         "FETCH_ALLOW_HOSTS": "127.0.0.1,localhost",
     }
     settings = Settings.from_env(env)

@@ -101,6 +101,12 @@ class FeedFastPath:
         # handful of distinct values; bounded all the same, as they are client-controlled.
         self._codings: dict[str, tuple[str, ...]] = {}
 
+    def _cache_control(self, path: str) -> str:
+        # RFC 5005 archive pages never change once written (render.feeds.history).
+        if "/archive/" in path:
+            return "public, max-age=31536000, immutable"
+        return f"public, max-age={self.max_age}"
+
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/feeds/") or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
@@ -150,7 +156,7 @@ class FeedFastPath:
         last_modified = formatdate(mtime, usegmt=True)
         common = [
             ("Last-Modified", last_modified),
-            ("Cache-Control", f"public, max-age={self.max_age}"),
+            ("Cache-Control", self._cache_control(path)),
             ("Vary", "Accept-Encoding"),
         ]
         if self.links is not None:

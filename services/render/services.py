@@ -19,7 +19,7 @@ from render.context import RenderContext
 from render.feeds import WRITERS, FeedView
 from render.fetch import FetchRefused
 from shared import keys
-from shared.models import ArticleRow, FeedEntry, utcnow
+from shared.models import ArticleRow, FeedEntry, FeedLogRow, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +157,10 @@ def publish_page(ctx: RenderContext, article_id: str, version: int) -> list[str]
             FeedEntry(feed_key=k, article_id=article_id, sort_at=row.first_created)
             for k in new_keys
         )
+        if (row.published_version or 0) < version:  # a re-run of this step logs nothing
+            session.add_all(
+                FeedLogRow(feed_key=k, article_id=article_id, version=version) for k in new_keys
+            )
         row.status = "published"
         row.status_reason = None
         row.published_version = version
@@ -220,6 +224,82 @@ class Rebuilt(NamedTuple):
     changed: list[str]  # the formats whose bytes changed (what WebSub tells subscribers about)
 
 
+def _archive_index_key(feed_key: str) -> str:
+    # A dot name: bookkeeping, never served (the feed service skips dot files).
+    return f"feeds/{keys.archive_feed(feed_key, 0).rsplit('/', 1)[0]}/.index.json"
+
+
+def _write_archive_pages(ctx: RenderContext, session: Session, feed_key: str) -> int:
+    """Write every archive page that has filled since the last rebuild; return how many
+    full pages there are. A page is the next ``archive_page_size`` rows of the feed log
+    after the previous page's last row, found with one index range scan (no count)."""
+    size = ctx.settings.archive_page_size
+    stored = ctx.artifacts.get(_archive_index_key(feed_key))
+    index = json.loads(stored) if stored else {"pages": 0, "boundary": 0}
+    while True:
+        ids = session.execute(
+            select(FeedLogRow.id, FeedLogRow.article_id)
+            .where(FeedLogRow.feed_key == feed_key, FeedLogRow.id > index["boundary"])
+            .order_by(FeedLogRow.id)
+            .limit(size)
+        ).all()
+        if len(ids) < size:
+            return index["pages"]
+        page = index["pages"] + 1
+        newest_first = list(dict.fromkeys(a for _, a in reversed(ids)))
+        rows = {
+            r.id: r
+            for r in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(newest_first)))
+            if r.status == "published"
+        }
+        _write_feed(ctx, feed_key, [rows[a] for a in newest_first if a in rows], page=page)
+        index = {"pages": page, "boundary": ids[-1][0]}
+        ctx.artifacts.put(_archive_index_key(feed_key), json.dumps(index).encode())
+
+
+def _urls(base: str, feed_key: str) -> dict[str, str]:
+    return {fmt: view.feed_url(base, feed_key, fmt) for fmt in WRITERS}
+
+
+def _write_feed(
+    ctx: RenderContext, feed_key: str, rows: list[ArticleRow], page: int | None, archived: int = 0
+) -> tuple[FeedView, list[str]]:
+    """One feed document in every format: the subscription document (``page`` None) with a
+    link to the newest of ``archived`` archive pages, or archive page ``page``."""
+    s = ctx.settings
+    base = s.public_base_url
+    entries = [
+        view.build(r.id, r.published_version or r.version, r.doc, r.media, r.first_created, base)
+        for r in rows
+    ]
+    languages = {e.language for e in entries}
+    title = feed_title(s.feed_title, feed_key)
+    home = f"{base}/" if feed_key == keys.FEED_ALL else f"{base}/{quote(feed_key)}"
+    key = feed_key if page is None else keys.archive_feed(feed_key, page)
+    older = archived if page is None else page - 1
+    fv = FeedView(
+        key=key,
+        title=title if page is None else f"{title} ({page})",
+        description=f"{title}: the newest {s.feed_size} articles",
+        language=languages.pop() if len(languages) == 1 else None,
+        home_url=home,
+        self_urls=_urls(base, key),
+        id_authority=s.tag_authority,
+        site=s.feed_title,
+        base=base,
+        entries=entries,
+        hub_url=s.websub_hub_url if page is None else None,
+        prev_archive_urls=_urls(base, keys.archive_feed(feed_key, older)) if older else None,
+        current_urls=_urls(base, feed_key) if page is not None else None,
+    )
+    changed = [
+        fmt
+        for fmt, write in WRITERS.items()
+        if _put_feed(ctx, keys.feed_artifact(key, fmt), write(fv))
+    ]
+    return fv, changed
+
+
 def rebuild_feed(ctx: RenderContext, feed_key: str) -> Rebuilt:
     """Every format of one feed and its channel page, from the newest entries."""
     s = ctx.settings
@@ -230,33 +310,9 @@ def rebuild_feed(ctx: RenderContext, feed_key: str) -> Rebuilt:
         coalesce.begin_rebuild(ctx.redis, feed_key)  # before reading: see render.coalesce
         with ctx.sessions() as session:
             rows = newest_entries(session, feed_key, s.feed_size)
-            entries = [
-                view.build(
-                    r.id, r.published_version or r.version, r.doc, r.media, r.first_created, base
-                )
-                for r in rows
-            ]
-        languages = {e.language for e in entries}
-        title = feed_title(s.feed_title, feed_key)
-        home = f"{base}/" if feed_key == keys.FEED_ALL else f"{base}/{quote(feed_key)}"
-        fv = FeedView(
-            key=feed_key,
-            title=title,
-            description=f"{title}: the newest {s.feed_size} articles",
-            language=languages.pop() if len(languages) == 1 else None,
-            home_url=home,
-            self_urls={fmt: view.feed_url(base, feed_key, fmt) for fmt in WRITERS},
-            id_authority=s.tag_authority,
-            site=s.feed_title,
-            base=base,
-            entries=entries,
-            hub_url=s.websub_hub_url,
-        )
-        changed = [
-            fmt
-            for fmt, write in WRITERS.items()
-            if _put_feed(ctx, keys.feed_artifact(feed_key, fmt), write(fv))
-        ]
+            archived = _write_archive_pages(ctx, session, feed_key)
+            fv, changed = _write_feed(ctx, feed_key, rows, page=None, archived=archived)
+        entries, title = fv.entries, fv.title
         links = _feed_links(base, [feed_key], title)
         page = pages.render_channel(ctx.jinja, title, entries, links, base, s.feed_title)
         ctx.artifacts.put(keys.channel_page_artifact(feed_key), page.encode("utf-8"))

@@ -222,3 +222,43 @@ def test_every_demo_feed_is_valid_complete_and_absolute(stack, seeded):
                 assert ref.startswith(("http://", "https://", "mailto:")), (url, ref)
         again = requests.get(url, headers={"If-None-Match": resp.headers["ETag"]}, timeout=10)
         assert again.status_code == 304, url
+
+
+def history_link(parsed, rel: str) -> str | None:
+    return next((link.href for link in parsed.feed.get("links", []) if link.rel == rel), None)
+
+
+def test_archive_links_walk_back_to_the_first_article(stack, seeded):
+    """RFC 5005: prev-archive from the subscription feed, page by page (3 a page in tests)."""
+    url, seen, pages = f"{stack.feed}/feeds/all.atom", set(), 0
+    while url:
+        resp = requests.get(url, timeout=10)
+        assert resp.status_code == 200, url
+        parsed = feedparser.parse(resp.content)
+        assert parsed.bozo == 0, url
+        seen |= {e.title for e in parsed.entries}
+        url = history_link(parsed, "prev-archive")
+        pages += 1
+    assert pages >= 2
+    assert "学精神 担重任 高起点开启科协发展新征程" in seen
+    assert seen == HEADLINES
+
+
+def test_archive_pages_say_so_and_are_cached_forever(stack, seeded):
+    first = f"{stack.feed}/feeds/all/archive/1.atom"
+    resp = requests.get(first, timeout=10)
+    assert resp.status_code == 200
+    assert b"<fh:archive/>" in resp.content
+    assert "immutable" in resp.headers["Cache-Control"]
+    parsed = feedparser.parse(resp.content)
+    assert history_link(parsed, "current") == f"{stack.feed}/feeds/all.atom"
+    assert history_link(parsed, "prev-archive") is None
+    rss = requests.get(f"{stack.feed}/feeds/all/archive/1.rss", timeout=10)
+    assert feedparser.parse(rss.content).bozo == 0
+
+
+def test_json_feed_pages_back_with_next_url(stack, seeded):
+    doc = requests.get(f"{stack.feed}/feeds/all.json", timeout=10).json()
+    older = requests.get(doc["next_url"], timeout=10).json()
+    assert older["items"]
+    assert {i["title"] for i in doc["items"] + older["items"]} == HEADLINES

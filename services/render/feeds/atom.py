@@ -5,6 +5,7 @@ from __future__ import annotations
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from render.feeds import history
 from render.feeds.media import enclosure
 from render.feeds.model import FeedView
 from render.view import feed_content, summary
@@ -70,5 +71,7 @@ def _with_entry_links(xml: bytes, feed: FeedView) -> bytes:
         at = list(element).index(element.find(f"{ns}title")) + 1
         for i, attrs in enumerate(_entry_links(entry)):
             element.insert(at + i, etree.Element(f"{ns}link", attrs))
+    history.add(root, feed, "atom")
+    etree.cleanup_namespaces(root, top_nsmap={"fh": history.FH})
     etree.indent(root, space="  ")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

@@ -49,4 +49,7 @@ def render(feed: FeedView) -> bytes:
     }
     if feed.language:
         doc["language"] = feed.language
+    if feed.prev_archive_urls:
+        # JSON Feed pages backwards with next_url: the next (older) page of items.
+        doc["next_url"] = feed.prev_archive_urls["json"]
     return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from lxml import etree
 
+from render.feeds import history
+from render.feeds.model import FeedView
 from render.view import ArticleView, Image
 
 MRSS = "http://search.yahoo.com/mrss/"
@@ -51,9 +53,11 @@ def _media_content(parent, image: Image, rights: str | None) -> None:
         )
 
 
-def add_media_rss(xml: bytes, entries: list[ArticleView], hub: str | None) -> bytes:
+def add_media_rss(xml: bytes, feed: FeedView) -> bytes:
+    entries, hub = feed.entries, feed.hub_url
     root = etree.fromstring(xml)
     channel = root.find("channel")
+    history.add(channel, feed, "rss")
     if hub:
         self_link = channel.find(f"{{{ATOM}}}link[@rel='self']")
         at = list(channel).index(self_link) + 1 if self_link is not None else 0
@@ -61,6 +65,6 @@ def add_media_rss(xml: bytes, entries: list[ArticleView], hub: str | None) -> by
     for item, entry in zip(channel.iter("item"), entries, strict=True):
         for key in entry.image_order:
             _media_content(item, entry.images[key], entry.rights)
-    etree.cleanup_namespaces(root, top_nsmap={"media": MRSS, "atom": ATOM})
+    etree.cleanup_namespaces(root, top_nsmap={"media": MRSS, "atom": ATOM, "fh": history.FH})
     etree.indent(root, space="  ")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

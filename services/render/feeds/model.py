@@ -21,6 +21,10 @@ class FeedView:
     base: str
     entries: list[ArticleView]
     hub_url: str | None = None  # the WebSub hub the feed names
+    # RFC 5005: on a subscription document or an archive page, the next older archive page;
+    # on an archive page, the subscription document. Format -> URL.
+    prev_archive_urls: dict[str, str] | None = None
+    current_urls: dict[str, str] | None = None
 
     @property
     def updated(self) -> datetime:

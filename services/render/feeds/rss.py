@@ -43,4 +43,4 @@ def render(feed: FeedView) -> bytes:
         lead = enclosure(entry)
         if lead:
             fe.enclosure(**lead)
-    return add_media_rss(fg.rss_str(encoding="UTF-8"), feed.entries, feed.hub_url)
+    return add_media_rss(fg.rss_str(encoding="UTF-8"), feed)
