@@ -15,6 +15,8 @@ ALL_QUEUES = (QUEUE_IMAGES, QUEUE_RENDER, QUEUE_FEEDS, QUEUE_NOTIFY)
 # (article_id, version): fetch and resize the article's images, then hand on to the page.
 TASK_PROCESS_IMAGES = "newsflow.images.process_article"
 # (article_id, version): render the article page, publish, then rebuild its feeds.
+# (article_id, version): AVIF renditions after publication, then the page again.
+TASK_IMAGES_AVIF = "newsflow.images.add_avif"
 TASK_RENDER_PAGE = "newsflow.render.article_page"
 # (feed_key,): regenerate every format of one feed and its channel page.
 TASK_REBUILD_FEED = "newsflow.feeds.rebuild"
@@ -31,6 +33,7 @@ TASK_WEBSUB_DELIVER = "newsflow.notify.websub_deliver"
 
 TASK_QUEUES = {
     TASK_PROCESS_IMAGES: QUEUE_IMAGES,
+    TASK_IMAGES_AVIF: QUEUE_IMAGES,
     TASK_RENDER_PAGE: QUEUE_RENDER,
     TASK_WITHDRAW: QUEUE_RENDER,
     TASK_REBUILD_FEED: QUEUE_FEEDS,

@@ -185,7 +185,17 @@ def _encode(img: Image.Image, stem: str, alpha: bool, avif: bool = False) -> lis
     return outs
 
 
-def render_set(source: bytes, max_pixels: int, widths: Sequence[int] = WIDTHS) -> RenditionSet:
+@dataclass(frozen=True)
+class _Decoded:
+    full_w: int
+    full_h: int
+    source_type: str
+    alpha: bool
+    made: list  # the decoded image, then each rendition, largest first
+    renditions: list  # what gets encoded, smallest first
+
+
+def _decode_cascade(source: bytes, max_pixels: int, widths: Sequence[int]) -> _Decoded:
     img = open_checked(source, max_pixels)
     source_type = ACCEPTED[img.format]
     if getattr(img, "is_animated", False):
@@ -207,10 +217,17 @@ def render_set(source: bytes, max_pixels: int, widths: Sequence[int] = WIDTHS) -
     renditions = made[1:] or made  # smaller than the smallest width: one at its own size
     if max(im.height for im in renditions) > JPEG_MAX_SIDE:
         raise ImageRefused(f"{full_w}x{full_h} is too elongated to render")
+    return _Decoded(full_w, full_h, source_type, alpha, made, list(reversed(renditions)))
+
+
+def render_set(source: bytes, max_pixels: int, widths: Sequence[int] = WIDTHS) -> RenditionSet:
+    d = _decode_cascade(source, max_pixels, widths)
+    full_w, full_h, source_type, alpha, made = d.full_w, d.full_h, d.source_type, d.alpha, d.made
+    img = made[0]
     outputs: list[Output] = []
-    for im in reversed(renditions):
+    for im in d.renditions:
         outputs += _encode(im, f"w{im.width}", alpha, avif=im.width <= _avif_up_to())
-    current = renditions[-1]
+    current = d.renditions[0]
     # The thumbnail comes from the smallest picture that covers it on both sides (a panorama's
     # smallest rendition may be far too short), and is never upscaled either.
     thumb_from = next((im for im in reversed(made) if min(im.size) >= THUMB), img)
@@ -225,3 +242,20 @@ def render_set(source: bytes, max_pixels: int, widths: Sequence[int] = WIDTHS) -
         placeholder=_placeholder(current),
         outputs=outputs,
     )
+
+
+def avif_outputs(source: bytes, max_pixels: int, widths: Sequence[int] = WIDTHS) -> list[Output]:
+    """AVIF for every width of a set, made after the set is published (render.tasks): AVIF
+    encoding costs more than the whole JPEG+WebP set (docs/benchmarks.md), so it stays off
+    the path from POST to page. Empty where Pillow has no AVIF encoder."""
+    if not AVIF_AVAILABLE:
+        return []
+    d = _decode_cascade(source, max_pixels, widths)
+    outputs = []
+    for im in d.renditions:
+        if max(im.size) > AVIF_MAX_SIDE:
+            continue
+        buf = io.BytesIO()
+        im.save(buf, "AVIF", quality=AVIF_QUALITY, speed=AVIF_SPEED, max_threads=1)
+        outputs.append(Output(f"w{im.width}.avif", "image/avif", *im.size, buf.getvalue()))
+    return outputs

@@ -6,6 +6,7 @@ newest does nothing, and running a step twice writes the same artifacts again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from typing import NamedTuple
@@ -50,16 +51,9 @@ def _source_bytes(ctx: RenderContext, uri: str) -> bytes:
     return ctx.fetcher.get(uri)
 
 
-def _rendition_set(ctx: RenderContext, source: bytes) -> dict:
-    """Content-addressed: a set already made for these bytes is read back, not decoded again."""
-    key = images.set_key(source)
-    manifest_key = f"media/{key}/manifest.json"
-    stored = ctx.artifacts.get(manifest_key)
-    if stored is not None:
-        return json.loads(stored)
-    made = images.render_set(source, ctx.settings.max_image_pixels)
+def _store_outputs(ctx: RenderContext, key: str, outputs: list[images.Output]) -> list[dict]:
     renditions = []
-    for out in made.outputs:
+    for out in outputs:
         href = f"media/{key}/{out.name}"
         ctx.artifacts.put(href, out.data)
         renditions.append(
@@ -72,14 +66,68 @@ def _rendition_set(ctx: RenderContext, source: bytes) -> dict:
                 "sizeinbytes": len(out.data),
             }
         )
+    return renditions
+
+
+def _with_avif(ctx: RenderContext, manifest: dict) -> dict:
+    """The set's manifest with AVIF renditions added (made once per set, content-addressed)."""
+    if any(r["contenttype"] == "image/avif" for r in manifest["renditions"]):
+        return manifest
+    source = ctx.artifacts.get(keys.source_media_artifact(manifest.get("source", "")))
+    if source is None:
+        return manifest
+    made = images.avif_outputs(source, ctx.settings.max_image_pixels)
+    if not made:
+        return manifest
+    manifest = {
+        **manifest,
+        "renditions": manifest["renditions"] + _store_outputs(ctx, manifest["set"], made),
+    }
+    ctx.artifacts.put(f"media/{manifest['set']}/manifest.json", json.dumps(manifest).encode())
+    return manifest
+
+
+def add_avif(ctx: RenderContext, article_id: str, version: int) -> bool:
+    """After publication: AVIF for every picture of the article, then its page again."""
+    with ctx.sessions() as session:
+        row = current(session, article_id, version)
+        if row is None or row.published_version != version:
+            return False
+        media = dict(row.media or {})
+    updated = {k: _with_avif(ctx, m) if m.get("status") == "ok" else m for k, m in media.items()}
+    if updated == media:
+        return False
+    with ctx.sessions.begin() as session:
+        row = current(session, article_id, version)
+        if row is None:
+            return False
+        row.media = updated
+    _render_page(ctx, article_id, version)
+    return True
+
+
+def _rendition_set(ctx: RenderContext, source: bytes) -> dict:
+    """Content-addressed: a set already made for these bytes is read back, not decoded again."""
+    key = images.set_key(source)
+    manifest_key = f"media/{key}/manifest.json"
+    stored = ctx.artifacts.get(manifest_key)
+    if stored is not None:
+        return json.loads(stored)
+    made = images.render_set(source, ctx.settings.max_image_pixels)
+    # Kept for the deferred AVIF step (an uploaded source is stored already; a fetched one
+    # is not fetched twice).
+    sha = hashlib.sha256(source).hexdigest()
+    if ctx.artifacts.info(keys.source_media_artifact(sha)) is None:
+        ctx.artifacts.put(keys.source_media_artifact(sha), source)
     manifest = {
         "status": "ok",
         "set": key,
+        "source": sha,
         "width": made.width,
         "height": made.height,
         "sourceType": made.source_type,
         "placeholder": made.placeholder,
-        "renditions": renditions,
+        "renditions": _store_outputs(ctx, key, made.outputs),
     }
     # Written last: its presence means the whole set is there.
     ctx.artifacts.put(manifest_key, json.dumps(manifest).encode())
@@ -127,14 +175,13 @@ def _feed_links(base: str, feed_keys: list[str], title: str) -> list[pages.FeedL
     return links
 
 
-def publish_page(ctx: RenderContext, article_id: str, version: int) -> list[str]:
-    """Render the page, then publish: feed memberships change in one transaction.
-    Returns the feeds to rebuild."""
+def _render_page(ctx: RenderContext, article_id: str, version: int) -> list[str] | None:
+    """Write the article page; returns the article's feed keys (None if superseded)."""
     base = ctx.settings.public_base_url
     with ctx.sessions() as session:
         row = current(session, article_id, version)
         if row is None:
-            return []
+            return None
         article = view.build(row.id, row.version, row.doc, row.media, row.first_created, base)
         new_keys = keys.feed_keys_for(row.doc)
     html = pages.render_article(
@@ -145,6 +192,15 @@ def publish_page(ctx: RenderContext, article_id: str, version: int) -> list[str]
         ctx.settings.feed_title,
     )
     ctx.artifacts.put(keys.page_artifact(article_id), html.encode("utf-8"))
+    return new_keys
+
+
+def publish_page(ctx: RenderContext, article_id: str, version: int) -> list[str]:
+    """Render the page, then publish: feed memberships change in one transaction.
+    Returns the feeds to rebuild."""
+    new_keys = _render_page(ctx, article_id, version)
+    if new_keys is None:
+        return []
     with ctx.sessions.begin() as session:
         row = current(session, article_id, version)
         if row is None:

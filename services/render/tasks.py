@@ -13,9 +13,10 @@ import redis
 from celery import Celery, Task
 from sqlalchemy.exc import OperationalError
 
-from render import coalesce, notify, services
+from render import coalesce, images, notify, services
 from render.fetch import FetchTransient
 from shared.tasknames import (
+    TASK_IMAGES_AVIF,
     TASK_NOTIFY_FEED,
     TASK_PROCESS_IMAGES,
     TASK_QUEUES,
@@ -84,6 +85,12 @@ def _rebuild(task: Task, feed_keys: list[str]) -> None:
 
 def render_page(self: Task, article_id: str, version: int) -> None:
     _rebuild(self, services.publish_page(self.app.newsflow, article_id, version))
+    if images.AVIF_AVAILABLE:
+        _send(self, TASK_IMAGES_AVIF, article_id, version)
+
+
+def add_avif(self: Task, article_id: str, version: int) -> None:
+    services.add_avif(self.app.newsflow, article_id, version)
 
 
 def withdraw(self: Task, article_id: str, version: int) -> None:
@@ -131,6 +138,8 @@ def websub_deliver(self: Task, subscription_id: str) -> str:
 def register(app: Celery) -> None:
     """Explicit registration: what the worker runs is listed here, not found by import."""
     app.task(name=TASK_PROCESS_IMAGES, base=ArticleTask, **RETRY)(process_images)
+    # Not an ArticleTask: the article is published already; no AVIF is no failure.
+    app.task(name=TASK_IMAGES_AVIF, **RETRY)(add_avif)
     app.task(name=TASK_RENDER_PAGE, base=ArticleTask, **RETRY)(render_page)
     app.task(name=TASK_WITHDRAW, base=ArticleTask, **RETRY)(withdraw)
     app.task(name=TASK_REBUILD_FEED, **RETRY)(rebuild_feed)

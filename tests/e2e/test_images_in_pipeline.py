@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 import requests
 
+from render.images import AVIF_AVAILABLE
 from tests.conftest import FIXTURES, SEED
 from tests.ingest.test_api_bad_input import article
 
@@ -55,6 +57,27 @@ def test_status_api_shows_each_rendition_as_ninjs(stack):
         assert resp.status_code == 200
         assert resp.headers["Content-Type"] == r["contenttype"]
         assert len(resp.content) == r["sizeinbytes"]
+
+
+@pytest.mark.skipif(not AVIF_AVAILABLE, reason="this Pillow has no AVIF encoder")
+def test_avif_renditions_follow_publication_and_reach_the_page(stack):
+    uri = upload(stack, (SEED / "images" / "20171206093015_a1b2c3.jpg").read_bytes())
+    article_id = stack.post(with_picture(uri)).json()["id"]
+    stack.wait_status(article_id, "published")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        page = requests.get(f"{stack.feed}/articles/{article_id}", timeout=10).text
+        if '<source type="image/avif"' in page:
+            break
+        time.sleep(0.2)
+    assert '<source type="image/avif"' in page
+    renditions = stack.status(article_id)["article"]["associations"]["img1"]["renditions"]
+    avif = [r for r in renditions if r["contenttype"] == "image/avif"]
+    widths = {r["width"] for r in renditions if r["contenttype"] == "image/jpeg"}
+    assert {r["width"] for r in avif} == widths - {160}  # every width; no AVIF thumbnail
+    resp = requests.get(avif[0]["href"], timeout=10)
+    assert resp.headers["Content-Type"] == "image/avif"
+    assert resp.content[4:12] == b"ftypavif"
 
 
 def test_picture_fetched_from_an_allowed_local_host(stack, httpserver):

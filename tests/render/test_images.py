@@ -599,3 +599,21 @@ def test_without_avif_support_the_limit_changes_neither_outputs_nor_key(monkeypa
     rs = render_set(source("coffee.jpg"), MAX_PIXELS)
     assert all(o.contenttype != "image/avif" for o in rs.outputs)
     assert rs.key == rendered("coffee.jpg").key
+
+
+@pytest.mark.skipif(not images.AVIF_AVAILABLE, reason="this Pillow has no AVIF encoder")
+def test_deferred_avif_covers_every_width_of_the_set():
+    from PIL import Image as PILImage
+
+    data = (IMAGES / "photo-12mp-exif6.jpg").read_bytes()
+    made = images.render_set(data, 60_000_000)
+    avif = images.avif_outputs(data, 60_000_000)
+    jpeg = [
+        (o.width, o.height)
+        for o in made.outputs
+        if o.name.startswith("w") and o.contenttype == "image/jpeg"
+    ]
+    assert [(o.width, o.height) for o in avif] == jpeg
+    for out in avif:
+        assert out.contenttype == "image/avif"
+        assert PILImage.open(io.BytesIO(out.data)).size == (out.width, out.height)
