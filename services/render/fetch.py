@@ -30,6 +30,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, DecodeError, MaxRetryError
 from urllib3.response import HTTPResponse as RawResponse
 
+from shared.netguard import address_problem  # the one address policy every service uses
+
 Resolver = Callable[[str, int], Iterable[str]]
 CHUNK = 64 * 1024
 
@@ -48,27 +50,6 @@ def system_resolver(host: str, port: int) -> list[str]:
     except socket.gaierror as exc:
         raise FetchTransient(f"cannot resolve {host}: {exc}") from None
     return [info[4][0] for info in infos]
-
-
-def address_problem(addr: str) -> str | None:
-    ip = ipaddress.ip_address(addr.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address):
-        # An IPv4 address wrapped in IPv6 (::ffff:a.b.c.d, or 6to4's 2002:wwxx:yyzz::) is
-        # judged as the IPv4 address it reaches.
-        ip = ip.ipv4_mapped or ip.sixtofour or ip
-    for attr, what in (
-        ("is_loopback", "loopback"),
-        ("is_link_local", "link-local (cloud metadata)"),
-        ("is_private", "private"),
-        ("is_multicast", "multicast"),
-        ("is_reserved", "reserved"),
-        ("is_unspecified", "unspecified"),
-    ):
-        if getattr(ip, attr):
-            return f"{addr} is a {what} address"
-    if not ip.is_global:
-        return f"{addr} is not a public address"
-    return None
 
 
 @dataclass(frozen=True)
