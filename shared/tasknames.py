@@ -41,3 +41,24 @@ TASK_QUEUES = {
     TASK_WEBSUB_VERIFY: QUEUE_NOTIFY,
     TASK_WEBSUB_DELIVER: QUEUE_NOTIFY,
 }
+
+# Celery settings for a service that only *sends* tasks (ingest, feed): JSON only, routes by
+# name, and a publish that fails fast when Redis is away, because kombu otherwise retries the
+# connection for about six seconds before send_task sees an error. Plain data, so shared needs
+# no Celery; each sender builds its own client from it.
+SENDER_CONF = {
+    "task_serializer": "json",
+    "accept_content": ["json"],
+    "broker_connection_retry": False,
+    "broker_connection_retry_on_startup": False,
+    "broker_connection_max_retries": 0,
+    "broker_transport_options": {
+        "socket_connect_timeout": 1,
+        "socket_timeout": 2,
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.1,
+        "interval_max": 0.1,
+    },
+    "task_routes": {name: {"queue": queue} for name, queue in TASK_QUEUES.items()},
+}

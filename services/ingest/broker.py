@@ -10,7 +10,7 @@ from typing import Protocol
 
 from celery import Celery
 
-from shared.tasknames import TASK_QUEUES
+from shared.tasknames import SENDER_CONF, TASK_QUEUES
 
 
 class Sender(Protocol):
@@ -19,24 +19,7 @@ class Sender(Protocol):
 
 def make_celery_client(redis_url: str) -> Celery:
     app = Celery("newsflow-ingest", broker=redis_url, set_as_current=False)
-    app.conf.update(
-        task_serializer="json",
-        accept_content=["json"],
-        broker_connection_retry=False,
-        broker_connection_retry_on_startup=False,
-        broker_connection_max_retries=0,
-        # kombu retries a connection per these options before send_task sees an error; keep
-        # that to one quick retry (its default waits about six seconds).
-        broker_transport_options={
-            "socket_connect_timeout": 1,
-            "socket_timeout": 2,
-            "max_retries": 1,
-            "interval_start": 0,
-            "interval_step": 0.1,
-            "interval_max": 0.1,
-        },
-        task_routes={name: {"queue": queue} for name, queue in TASK_QUEUES.items()},
-    )
+    app.conf.update(SENDER_CONF)
     return app
 
 
