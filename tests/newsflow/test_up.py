@@ -36,8 +36,15 @@ def up(tmp_path_factory):
         if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
             break
     yield proc, "".join(lines), f"http://127.0.0.1:{ports['FEED_PORT']}", tmp_path / "var"
-    if proc.poll() is None:
-        proc.kill()
+    if proc.poll() is None:  # a test failed before Ctrl-C: stop the whole tree, not just up
+        children = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        for child in psutil.wait_procs(children, timeout=20)[1]:
+            child.kill()
 
 
 def test_up_demo_publishes_the_demo_articles_and_prints_the_urls(up):
