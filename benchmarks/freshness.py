@@ -56,6 +56,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import requests
+from _common import table
 from serve import ArticleMaker
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -251,16 +252,6 @@ def published_count(engine, source: str) -> int:
             text("SELECT count(*) FROM articles WHERE source = :s AND status = 'published'"),
             {"s": source},
         ).scalar()
-
-
-def table(rows: list[tuple], header: tuple) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-
-    def line(row: tuple) -> str:
-        return "| " + " | ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)) + " |"
-
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(header), rule] + [line(r) for r in rows])
 
 
 def wait_idle(redis_url: str, timeout: float) -> bool:

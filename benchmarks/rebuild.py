@@ -43,6 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sqlalchemy as sa
+from _common import table
 from serve import ArticleMaker
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -320,16 +321,6 @@ def compression_options(data: bytes, runs: int = 3) -> list[tuple[str, float, in
             times.append(time.perf_counter() - t)
         out.append((name, statistics.median(times), len(packed)))
     return out
-
-
-def table(rows: list[tuple], header: tuple) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-
-    def line(row: tuple) -> str:
-        return "| " + " | ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)) + " |"
-
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(header), rule] + [line(r) for r in rows])
 
 
 def main() -> int:

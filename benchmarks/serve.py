@@ -48,6 +48,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from _common import table
+
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "newsflow" / "demo" / "seed"
 VENV_BIN = Path(sys.executable).parent
@@ -539,16 +541,6 @@ def profile_fastpath(artifacts: Path, n: int = 20000) -> str:
 
 
 # --------------------------------------------------------------------------------------
-
-
-def table(rows: list[tuple], header: tuple) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-
-    def line(row: tuple) -> str:
-        return "| " + " | ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)) + " |"
-
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(header), rule] + [line(r) for r in rows])
 
 
 def main() -> int:
