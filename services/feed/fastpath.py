@@ -14,13 +14,17 @@ without parsing (measurements: docs/benchmarks.md).
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import threading
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
+
+import brotli
 
 from shared.artifacts import BadKey, check_key
 
@@ -52,6 +56,17 @@ class Entry:
     last_modified: str
     mtime: int
     path: str = ""  # the file on disk, so a cached feed is checked with one stat()
+    # Siblings not (yet) matching the file: their stamps, checked per request until they
+    # catch up (empty once every coding is there, so a settled feed costs one stat()).
+    waiting: tuple[tuple[str, tuple[int, int] | None], ...] = ()
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
 
 
 def accepted_codings(header: str) -> set[str]:
@@ -72,6 +87,22 @@ def accepted_codings(header: str) -> set[str]:
     if "*" in accepted:
         accepted |= {c for _, c in CODINGS} - refused
     return accepted
+
+
+def _sibling_of(path: str, coding: str, body: bytes) -> bytes | None:
+    """The compressed sibling if it holds exactly ``body``, else None.
+
+    The worker writes a feed before its siblings (render.services._put_feeds), so for a
+    moment the siblings on disk are the previous version's; a stale sibling served under
+    the new ETag would be a wrong answer that caches keep. Decoding costs about a millisecond
+    per feed version and process, never per request. Until the siblings catch up the new
+    bytes go out uncompressed, which every client accepts (RFC 9110 12.5.3)."""
+    try:
+        packed = Path(path).read_bytes()
+        decoded = brotli.decompress(packed) if coding == "br" else gzip.decompress(packed)
+    except (OSError, EOFError, ValueError, brotli.error, zlib.error):
+        return None
+    return packed if decoded == body else None
 
 
 def _etag_matches(header: str, etag: str) -> bool:
@@ -134,7 +165,9 @@ class FeedFastPath:
                 st = os.stat(cached.path)
             except OSError:
                 return None
-            if cached.stamp == (st.st_mtime_ns, st.st_size):
+            if cached.stamp == (st.st_mtime_ns, st.st_size) and all(
+                _stamp(sibling) == seen for sibling, seen in cached.waiting
+            ):
                 return cached
         fmt = key.rsplit(".", 1)[-1]
         # Feed names never start with a dot (keys.feed_name); the artifact store's temp files
@@ -176,15 +209,17 @@ class FeedFastPath:
             return Variant(data, etag, coding, tuple(head), tuple(full))
 
         variants = {None: variant(body, f'"{digest}"', None)}
+        waiting = []
         for suffix, coding in CODINGS:
-            sibling = file.with_name(f"{file.name}.{suffix}")
-            try:
-                if os.stat(sibling).st_mtime_ns >= st.st_mtime_ns - 1_000_000_000:
-                    # A strong ETag names one representation (RFC 9110 8.8.3): one per coding.
-                    variants[coding] = variant(sibling.read_bytes(), f'"{digest}-{suffix}"', coding)
-            except OSError:
-                pass
-        entry = Entry(stamp, variants, last_modified, mtime, os.fspath(file))
+            sibling = os.fspath(file.with_name(f"{file.name}.{suffix}"))
+            seen = _stamp(sibling)
+            packed = _sibling_of(sibling, coding, body)
+            if packed is None:
+                waiting.append((sibling, seen))
+            else:
+                # A strong ETag names one representation (RFC 9110 8.8.3): one per coding.
+                variants[coding] = variant(packed, f'"{digest}-{suffix}"', coding)
+        entry = Entry(stamp, variants, last_modified, mtime, os.fspath(file), tuple(waiting))
         with self._lock:
             if key not in self._cache and len(self._cache) >= self.max_entries:
                 self._cache.pop(next(iter(self._cache)))

@@ -17,7 +17,8 @@ from shared.settings import Settings
 class IngestContext:
     settings: Settings
     engine: Engine
-    sessions: sessionmaker[Session]
+    sessions: sessionmaker[Session]  # for writes: on SQLite, BEGIN IMMEDIATE
+    readers: sessionmaker[Session]  # for reads: never takes SQLite's write lock
     artifacts: ArtifactStore
     send: Sender
 
@@ -28,6 +29,7 @@ class IngestContext:
             settings=settings,
             engine=engine,
             sessions=make_sessionmaker(engine),
+            readers=make_sessionmaker(make_engine(settings.database_url)),
             artifacts=LocalArtifactStore(settings.artifacts_dir),
             send=CelerySender(make_celery_client(settings.redis_url)),
         )

@@ -68,7 +68,7 @@ def post_article():
 
 @bp.get("/v1/articles/<article_id>")
 def get_article(article_id: str):
-    with ctx().sessions() as session:
+    with ctx().readers() as session:
         row = session.get(ArticleRow, article_id) if len(article_id) <= 32 else None
         if row is None:
             raise ProblemError(Problem("not_found", f"no article with id {article_id!r}"), 404)

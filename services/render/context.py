@@ -19,7 +19,8 @@ from shared.settings import Settings
 @dataclass
 class RenderContext:
     settings: Settings
-    sessions: sessionmaker[Session]
+    sessions: sessionmaker[Session]  # for writes: on SQLite, BEGIN IMMEDIATE takes the write lock
+    readers: sessionmaker[Session]  # for reads: never takes the write lock (WAL readers)
     artifacts: ArtifactStore
     redis: redis.Redis
     fetcher: Fetcher
@@ -30,6 +31,10 @@ class RenderContext:
         return cls(
             settings=settings,
             sessions=make_sessionmaker(make_engine(settings.database_url, immediate=True)),
+            # A read that held the write lock would stall every ingest POST and the other
+            # worker process for as long as it ran (measured: POST round trips of 66-115 ms
+            # under load instead of 13, docs/benchmarks.md).
+            readers=make_sessionmaker(make_engine(settings.database_url)),
             artifacts=LocalArtifactStore(settings.artifacts_dir),
             redis=redis_client(settings.redis_url, timeout=10),
             fetcher=Fetcher(

@@ -238,7 +238,7 @@ def deliver(
     ctx: RenderContext, sub_id: str, resolver: netguard.Resolver = netguard.system_resolver
 ) -> str:
     """POST the topic's current bytes to one subscriber. Returns what happened."""
-    with ctx.sessions() as session:
+    with ctx.readers() as session:
         row = session.get(WebSubSubscription, sub_id)
     if row is None:
         return "unsubscribed"

@@ -89,7 +89,7 @@ def _with_avif(ctx: RenderContext, manifest: dict) -> dict:
 
 def add_avif(ctx: RenderContext, article_id: str, version: int) -> bool:
     """After publication: AVIF for every picture of the article, then its page again."""
-    with ctx.sessions() as session:
+    with ctx.readers() as session:
         row = current(session, article_id, version)
         if row is None or row.published_version != version:
             return False
@@ -178,7 +178,7 @@ def _feed_links(base: str, feed_keys: list[str], title: str) -> list[pages.FeedL
 def _render_page(ctx: RenderContext, article_id: str, version: int) -> list[str] | None:
     """Write the article page; returns the article's feed keys (None if superseded)."""
     base = ctx.settings.public_base_url
-    with ctx.sessions() as session:
+    with ctx.readers() as session:
         row = current(session, article_id, version)
         if row is None:
             return None
@@ -257,16 +257,21 @@ def newest_entries(session: Session, feed_key: str, limit: int) -> list[ArticleR
     return [rows[i] for i in ids if i in rows]
 
 
-def _put_feed(ctx: RenderContext, key: str, data: bytes) -> bool:
-    """Skip unchanged bytes (validators stay put for pollers); siblings before the original,
-    so a server that sees the new original also finds its compressed forms. True when new
-    bytes were written."""
-    if ctx.artifacts.get(key) == data:
-        return False
-    for suffix, packed in compress.siblings(data).items():
-        ctx.artifacts.put(f"{key}.{suffix}", packed)
-    ctx.artifacts.put(key, data)
-    return True
+def _put_feeds(ctx: RenderContext, docs: dict[str, bytes]) -> list[str]:
+    """Write the feed files whose bytes changed (unchanged ones keep their validators for
+    pollers), then their .br/.gz siblings; returns the keys written.
+
+    The plain files go first so that a new feed is served as soon as it exists: compressing
+    three ~190 KiB documents is a third of a rebuild, and an article should not wait for it.
+    Until its siblings land, the feed service serves the new bytes uncompressed (it serves a
+    sibling only if it decodes to the current file: services/feed/fastpath.py)."""
+    written = [key for key, data in docs.items() if ctx.artifacts.get(key) != data]
+    for key in written:
+        ctx.artifacts.put(key, docs[key])
+    for key in written:
+        for suffix, packed in compress.siblings(docs[key]).items():
+            ctx.artifacts.put(f"{key}.{suffix}", packed)
+    return written
 
 
 def feed_title(site: str, feed_key: str) -> str:
@@ -285,32 +290,50 @@ def _archive_index_key(feed_key: str) -> str:
     return f"feeds/{keys.archive_feed(feed_key, 0).rsplit('/', 1)[0]}/.index.json"
 
 
-def _write_archive_pages(ctx: RenderContext, session: Session, feed_key: str) -> int:
-    """Write every archive page that has filled since the last rebuild; return how many
-    full pages there are. A page is the next ``archive_page_size`` rows of the feed log
-    after the previous page's last row, found with one index range scan (no count)."""
+class _ArchivePage(NamedTuple):
+    number: int
+    rows: list[ArticleRow]  # newest first
+    boundary: int  # the id of its newest feed-log row
+
+
+def _filled_pages(ctx: RenderContext, session: Session, feed_key: str) -> list[_ArchivePage]:
+    """The archive pages that have filled since the last rebuild. A page is the next
+    ``archive_page_size`` rows of the feed log after the previous page's last row, found with
+    one index range scan (no count)."""
     size = ctx.settings.archive_page_size
     stored = ctx.artifacts.get(_archive_index_key(feed_key))
     index = json.loads(stored) if stored else {"pages": 0, "boundary": 0}
+    number, boundary, filled = index["pages"], index["boundary"], []
     while True:
         ids = session.execute(
             select(FeedLogRow.id, FeedLogRow.article_id)
-            .where(FeedLogRow.feed_key == feed_key, FeedLogRow.id > index["boundary"])
+            .where(FeedLogRow.feed_key == feed_key, FeedLogRow.id > boundary)
             .order_by(FeedLogRow.id)
             .limit(size)
         ).all()
         if len(ids) < size:
-            return index["pages"]
-        page = index["pages"] + 1
+            return filled
+        number, boundary = number + 1, ids[-1][0]
         newest_first = list(dict.fromkeys(a for _, a in reversed(ids)))
         rows = {
             r.id: r
             for r in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(newest_first)))
             if r.status == "published"
         }
-        _write_feed(ctx, feed_key, [rows[a] for a in newest_first if a in rows], page=page)
-        index = {"pages": page, "boundary": ids[-1][0]}
+        filled.append(_ArchivePage(number, [rows[a] for a in newest_first if a in rows], boundary))
+
+
+def _write_archive_pages(ctx: RenderContext, feed_key: str, filled: list[_ArchivePage]) -> int:
+    """Write the filled pages, oldest first, each followed by the index that counts it;
+    returns how many full pages there are."""
+    stored = ctx.artifacts.get(_archive_index_key(feed_key))
+    pages_now = json.loads(stored)["pages"] if stored else 0
+    for page in filled:
+        _write_feed(ctx, feed_key, page.rows, page=page.number)
+        index = {"pages": page.number, "boundary": page.boundary}
         ctx.artifacts.put(_archive_index_key(feed_key), json.dumps(index).encode())
+        pages_now = page.number
+    return pages_now
 
 
 def _urls(base: str, feed_key: str) -> dict[str, str]:
@@ -348,12 +371,9 @@ def _write_feed(
         prev_archive_urls=_urls(base, keys.archive_feed(feed_key, older)) if older else None,
         current_urls=_urls(base, feed_key) if page is not None else None,
     )
-    changed = [
-        fmt
-        for fmt, write in WRITERS.items()
-        if _put_feed(ctx, keys.feed_artifact(key, fmt), write(fv))
-    ]
-    return fv, changed
+    docs = {keys.feed_artifact(key, fmt): write(fv) for fmt, write in WRITERS.items()}
+    written = set(_put_feeds(ctx, docs))
+    return fv, [fmt for fmt in WRITERS if keys.feed_artifact(key, fmt) in written]
 
 
 def rebuild_feed(ctx: RenderContext, feed_key: str) -> Rebuilt:
@@ -364,10 +384,13 @@ def rebuild_feed(ctx: RenderContext, feed_key: str) -> Rebuilt:
     # older state can never land over a newer one.
     with ctx.redis.lock(f"newsflow:lock:feed:{feed_key}", timeout=300, blocking_timeout=120):
         coalesce.begin_rebuild(ctx.redis, feed_key)  # before reading: see render.coalesce
-        with ctx.sessions() as session:
+        # Read everything first and let the session go: the writes below (rendering,
+        # compression, fsync) need no database.
+        with ctx.readers() as session:
             rows = newest_entries(session, feed_key, s.feed_size)
-            archived = _write_archive_pages(ctx, session, feed_key)
-            fv, changed = _write_feed(ctx, feed_key, rows, page=None, archived=archived)
+            filled = _filled_pages(ctx, session, feed_key)
+        archived = _write_archive_pages(ctx, feed_key, filled)
+        fv, changed = _write_feed(ctx, feed_key, rows, page=None, archived=archived)
         entries, title = fv.entries, fv.title
         links = _feed_links(base, [feed_key], title)
         page = pages.render_channel(ctx.jinja, title, entries, links, base, s.feed_title)
