@@ -8,7 +8,6 @@ from lxml import etree
 from render.feeds import history
 from render.feeds.media import enclosure
 from render.feeds.model import FeedView
-from render.view import feed_content, summary
 
 
 def render(feed: FeedView) -> bytes:
@@ -35,8 +34,8 @@ def render(feed: FeedView) -> bytes:
             fe.author({"name": entry.by})
         for term in entry.categories:
             fe.category(term=term, label=term)
-        fe.content(feed_content(entry, feed.base), type="html")
-        fe.summary(summary(entry))
+        fe.content(feed.content(entry), type="html")
+        fe.summary(feed.summary(entry))
         if entry.rights:
             fe.rights(entry.rights)
     return _with_entry_links(fg.atom_str(pretty=False, encoding="UTF-8"), feed)

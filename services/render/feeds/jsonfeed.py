@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from render.feeds.model import FeedView
-from render.view import feed_content, summary
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -15,8 +14,8 @@ def _item(feed: FeedView, entry) -> dict:
         "id": feed.entry_id(entry),
         "url": entry.url,
         "title": entry.headline,
-        "content_html": feed_content(entry, feed.base),
-        "summary": summary(entry),
+        "content_html": feed.content(entry),
+        "summary": feed.summary(entry),
         "date_published": entry.first_created.isoformat(),
         "date_modified": entry.version_created.isoformat(),
         "language": entry.language,
@@ -52,4 +51,6 @@ def render(feed: FeedView) -> bytes:
     if feed.prev_archive_urls:
         # JSON Feed pages backwards with next_url: the next (older) page of items.
         doc["next_url"] = feed.prev_archive_urls["json"]
-    return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
+    # Compact: with an indent the json module falls back from its C encoder to pure Python,
+    # which made this the slowest of the three writers (5 ms for 50 entries instead of 1).
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from render import view
 from render.view import ArticleView
 
 
@@ -25,6 +26,22 @@ class FeedView:
     # on an archive page, the subscription document. Format -> URL.
     prev_archive_urls: dict[str, str] | None = None
     current_urls: dict[str, str] | None = None
+    # Every format writes each entry's content and summary: made once per entry, not three
+    # times (the regular expressions were a tenth of a rebuild).
+    _made: dict[tuple[str, str], str] = field(default_factory=dict, compare=False, repr=False)
+
+    def content(self, entry: ArticleView) -> str:
+        """The full sanitized body, pictures as plain ``<img>``, every URL absolute."""
+        made = self._made.get(("content", entry.id))
+        if made is None:
+            made = self._made[("content", entry.id)] = view.feed_content(entry, self.base)
+        return made
+
+    def summary(self, entry: ArticleView) -> str:
+        made = self._made.get(("summary", entry.id))
+        if made is None:
+            made = self._made[("summary", entry.id)] = view.summary(entry)
+        return made
 
     @property
     def updated(self) -> datetime:

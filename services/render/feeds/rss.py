@@ -7,7 +7,6 @@ from feedgen.feed import FeedGenerator
 
 from render.feeds.media import add_media_rss, enclosure
 from render.feeds.model import FeedView
-from render.view import feed_content, summary
 from shared import keys
 
 
@@ -30,8 +29,8 @@ def render(feed: FeedView) -> bytes:
         fe.title(entry.headline)
         fe.link(href=entry.url)
         fe.pubDate(entry.first_created)
-        fe.description(summary(entry))
-        fe.content(feed_content(entry, feed.base), type="CDATA")
+        fe.description(feed.summary(entry))
+        fe.content(feed.content(entry), type="CDATA")
         if entry.by:
             fe.dc.dc_creator(entry.by)
         if entry.rights:
