@@ -6,9 +6,9 @@ served /feeds/all.atom, at a steady 10 articles a second; then a saturation run.
     .venv/bin/python benchmarks/freshness.py --seconds 20    # quick run
 
 The system is started as ``newsflow up`` starts it (``newsflow.launcher.Stack``: a private
-Redis on a unix socket, SQLite, one Celery worker, the relay, ingest and feed under
-gunicorn) in a temp data dir on free 127.0.0.1 ports. ``--concurrency`` sets the worker's
-processes (``newsflow up --concurrency``).
+Redis on a unix socket, SQLite, one Celery worker, the relay, ingest under gunicorn and
+feed under granian) in a temp data dir on free 127.0.0.1 ports. ``--concurrency`` sets the
+worker's processes (``newsflow up --concurrency``, 2 by default as there).
 
 The store is first prefilled (``--prefill``, default 1000 published articles over 10
 regions and 8 sources, inserted directly as benchmarks/rebuild.py does), so every feed a
@@ -412,7 +412,9 @@ def main() -> int:
         "--drain", type=float, default=60, help="seconds to wait for stragglers (default 60)"
     )
     ap.add_argument("--sat-clients", type=int, default=4)
-    ap.add_argument("--concurrency", type=int, default=1, help="worker processes (default 1)")
+    ap.add_argument(
+        "--concurrency", type=int, default=2, help="worker processes (default 2, as newsflow up)"
+    )
     ap.add_argument(
         "--prefill", type=int, default=1000, help="published articles already in the store"
     )

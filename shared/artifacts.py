@@ -25,6 +25,7 @@ class ArtifactInfo:
 
 class ArtifactStore(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
+    def put_many(self, items: dict[str, bytes]) -> None: ...
     def get(self, key: str) -> bytes | None: ...
     def info(self, key: str) -> ArtifactInfo | None: ...
     def delete(self, key: str) -> None: ...
@@ -48,7 +49,26 @@ class LocalArtifactStore:
         return self.root / check_key(key)
 
     def put(self, key: str, data: bytes) -> None:
-        target = self.path(key)
+        self.put_many({key: data})
+
+    def put_many(self, items: dict[str, bytes]) -> None:
+        """Each item atomically, in order; then each directory's entries made durable once
+        (a feed rebuild writes ten files into two or three directories)."""
+        parents = {}
+        for key, data in items.items():
+            target = self.path(key)
+            parents[target.parent] = None
+            self._replace(target, data)
+        # A rename is durable only once the directory entry is on disk.
+        for parent in parents:
+            dir_fd = os.open(parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+    @staticmethod
+    def _replace(target: Path, data: bytes) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
         try:
@@ -61,12 +81,6 @@ class LocalArtifactStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        # The rename is durable only once the directory entry is on disk.
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
     def get(self, key: str) -> bytes | None:
         try:

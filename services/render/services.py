@@ -195,16 +195,21 @@ def _render_page(ctx: RenderContext, article_id: str, version: int) -> list[str]
     return new_keys
 
 
-def publish_page(ctx: RenderContext, article_id: str, version: int) -> list[str]:
-    """Render the page, then publish: feed memberships change in one transaction.
-    Returns the feeds to rebuild."""
+class Published(NamedTuple):
+    feeds: list[str]  # to rebuild
+    pictures: bool  # any picture made, so AVIF renditions can follow
+
+
+def publish_page(ctx: RenderContext, article_id: str, version: int) -> Published:
+    """Render the page, then publish: feed memberships change in one transaction."""
     new_keys = _render_page(ctx, article_id, version)
     if new_keys is None:
-        return []
+        return Published([], False)
     with ctx.sessions.begin() as session:
         row = current(session, article_id, version)
         if row is None:
-            return []
+            return Published([], False)
+        pictures = any(m.get("status") == "ok" for m in (row.media or {}).values())
         old_keys = set(
             session.scalars(select(FeedEntry.feed_key).where(FeedEntry.article_id == article_id))
         )
@@ -221,7 +226,7 @@ def publish_page(ctx: RenderContext, article_id: str, version: int) -> list[str]
         row.status_reason = None
         row.published_version = version
         row.published_at = row.published_at or utcnow()
-    return sorted(old_keys | set(new_keys))
+    return Published(sorted(old_keys | set(new_keys)), pictures)
 
 
 def withdraw(ctx: RenderContext, article_id: str, version: int) -> list[str]:
@@ -265,13 +270,16 @@ def _put_feeds(ctx: RenderContext, docs: dict[str, bytes]) -> list[str]:
     three ~190 KiB documents is a third of a rebuild, and an article should not wait for it.
     Until its siblings land, the feed service serves the new bytes uncompressed (it serves a
     sibling only if it decodes to the current file: services/feed/fastpath.py)."""
-    written = [key for key, data in docs.items() if ctx.artifacts.get(key) != data]
-    for key in written:
-        ctx.artifacts.put(key, docs[key])
-    for key in written:
-        for suffix, packed in compress.siblings(docs[key]).items():
-            ctx.artifacts.put(f"{key}.{suffix}", packed)
-    return written
+    written = {key: data for key, data in docs.items() if ctx.artifacts.get(key) != data}
+    ctx.artifacts.put_many(written)
+    ctx.artifacts.put_many(
+        {
+            f"{key}.{suffix}": packed
+            for key, data in written.items()
+            for suffix, packed in compress.siblings(data).items()
+        }
+    )
+    return list(written)
 
 
 def feed_title(site: str, feed_key: str) -> str:

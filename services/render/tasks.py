@@ -84,8 +84,9 @@ def _rebuild(task: Task, feed_keys: list[str]) -> None:
 
 
 def render_page(self: Task, article_id: str, version: int) -> None:
-    _rebuild(self, services.publish_page(self.app.newsflow, article_id, version))
-    if images.AVIF_AVAILABLE:
+    published = services.publish_page(self.app.newsflow, article_id, version)
+    _rebuild(self, published.feeds)
+    if published.pictures and images.AVIF_AVAILABLE:
         _send(self, TASK_IMAGES_AVIF, article_id, version)
 
 
