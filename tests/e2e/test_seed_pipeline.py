@@ -15,6 +15,7 @@ import feedparser
 import jsonschema
 import pytest
 import requests
+import rfc3987
 
 from tests.conftest import FIXTURES, SEED
 
@@ -212,12 +213,16 @@ def test_every_demo_feed_is_valid_complete_and_absolute(stack, seeded):
             doc = resp.json()
             assert list(validator.iter_errors(doc)) == [], url
             bodies = [i["content_html"] for i in doc["items"]]
+            ids = [i["id"] for i in doc["items"]]
         else:
             parsed = feedparser.parse(resp.content)
             assert parsed.bozo == 0, (url, parsed.get("bozo_exception"))
             assert all(e.published_parsed for e in parsed.entries), url
             bodies = [e.content[0].value for e in parsed.entries]
+            ids = [e.id for e in parsed.entries] + [parsed.feed.get("id", "tag:none:x")]
         assert bodies, url
+        # Ids are URIs, so ASCII (RFC 3986; a CJK feed name is percent-encoded, RFC 4151).
+        assert all(rfc3987.match(i, rule="URI") for i in ids), (url, ids)
         for body in bodies:
             for ref in re.findall(r'(?:href|src)="([^"]+)"', body):
                 assert ref.startswith(("http://", "https://", "mailto:")), (url, ref)

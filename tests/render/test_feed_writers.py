@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import UTC, datetime
@@ -73,6 +74,16 @@ def test_entry_ids_are_tag_uris_from_the_article_id(feed, fmt):
     assert [e.id for e in parsed.entries] == [
         f"tag:news.example.org,2026:article/{e.id}" for e in feed.entries
     ]
+
+
+def test_a_cjk_feed_name_is_percent_encoded_in_the_feed_id(feed):
+    # RFC 4151: a tag URI is ASCII; the W3C validator reports raw CJK as InvalidTAG.
+    region = dataclasses.replace(feed, key="region/内蒙")
+    root = etree.fromstring(WRITERS["atom"](region))
+    feed_id = root.findtext("{http://www.w3.org/2005/Atom}id")
+    assert feed_id == "tag:news.example.org,2026:feed/region/%E5%86%85%E8%92%99"
+    assert feed_id.isascii()
+    assert json.loads(WRITERS["json"](region))["items"]  # the other writers still work
 
 
 def test_atom_entry_links_keep_their_rel_and_type(feed):

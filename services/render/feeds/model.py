@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from render import view
 from render.view import ArticleView
@@ -51,7 +52,9 @@ class FeedView:
         return max(e.version_created for e in self.entries)
 
     def feed_id(self) -> str:
-        return f"tag:{self.id_authority}:feed/{self.key}"
+        # A tag URI is ASCII (RFC 4151 section 2.1: pchar from RFC 3986), so a CJK feed name
+        # is percent-encoded as UTF-8; the W3C validator reports a raw one as InvalidTAG.
+        return f"tag:{self.id_authority}:feed/{quote(self.key, safe='/')}"
 
     def entry_id(self, entry: ArticleView) -> str:
         # From the permanent article id, never its URL or headline: an update replaces the
