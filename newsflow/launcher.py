@@ -3,13 +3,12 @@
 Redis (private, on a unix socket in the data dir, unless REDIS_URL is set), the schema
 migration, one Celery worker, the outbox relay, the ingest API under gunicorn and the feed
 service under granian (chosen by measurement: docs/benchmarks.md, Serving).
-Ctrl-C stops every process it started.
+Ctrl-C stops every process it started (newsflow.children).
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 import requests
 from celery import Celery
 
-from newsflow import redis_server
+from newsflow import children, redis_server
 from shared import migrate
 from shared.settings import Settings
 from shared.tasknames import ALL_QUEUES
@@ -67,7 +66,7 @@ class Stack:
             "feed": [
                 py, "-m", "granian", "--interface", "wsgi", "--host", self.host,
                 "--port", str(s.feed_port), "--workers", "2", "--blocking-threads", "1",
-                "--no-ws", "feed.wsgi:app",
+                "--no-ws", "--workers-kill-timeout", "10", "feed.wsgi:app",
             ],
         }  # fmt: skip
 
@@ -82,7 +81,7 @@ class Stack:
         migrate.upgrade(s.database_url)
         for name, cmd in self.commands().items():
             log = (logs / f"{name}.log").open("ab")
-            self.procs[name] = subprocess.Popen(
+            self.procs[name] = children.popen(
                 cmd, env=self.env(), stdout=log, stderr=subprocess.STDOUT
             )
         self.wait_healthy()
@@ -126,14 +125,7 @@ class Stack:
             ["redis"] if "redis" in self.procs else []
         )
         for name in order:
-            proc = self.procs[name]
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            children.stop(self.procs[name])
 
 
 def demo_dir() -> Path:

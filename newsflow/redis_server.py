@@ -13,6 +13,8 @@ from pathlib import Path
 
 import redis
 
+from newsflow import children
+
 
 class RedisServerError(RuntimeError):
     pass
@@ -44,7 +46,7 @@ def start(
         socket.unlink(missing_ok=True)
         args += ["--unixsocket", str(socket), "--unixsocketperm", "700"]
     log = (data_dir / "redis.log").open("ab")
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    proc = children.popen(args, stdout=log, stderr=subprocess.STDOUT)
     if socket is not None:
         url, client = f"redis+socket://{socket}", redis.Redis(unix_socket_path=str(socket))
     else:

@@ -77,3 +77,36 @@ def test_ctrl_c_stops_every_process_it_started(up):
     assert alive == []
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{feed}/healthz", timeout=2)
+
+
+def test_ctrl_c_in_a_terminal_stops_every_process_it_started(tmp_path):
+    """A terminal sends SIGINT to the whole foreground process group, not to one process;
+    every server, and every worker of every server, must be gone afterwards."""
+    ports = {"INGEST_PORT": str(free_port()), "FEED_PORT": str(free_port())}
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env |= {"NEWSFLOW_DATA_DIR": str(tmp_path / "var"), **ports}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsflow", "up"], env=env, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,  # a group of its own, as a shell gives a foreground job
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        for line in proc.stdout:
+            if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
+                break
+        tree = psutil.Process(proc.pid).children(recursive=True)
+        assert len(tree) >= 7  # redis, worker + 2, relay, ingest + 2, feed + 2
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+        _gone, alive = psutil.wait_procs(tree, timeout=20)
+        assert alive == []
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{ports['FEED_PORT']}/healthz", timeout=2)
+    finally:
+        for child in (
+            psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
+        ):
+            child.kill()
+        proc.kill()
+        proc.wait()
