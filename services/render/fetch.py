@@ -209,6 +209,28 @@ class Fetcher:
                 return self._body(url, resp, deadline)
         raise FetchRefused(f"more than {self.max_redirects} redirects")
 
+    def request(self, method: str, url: str, **kwargs) -> requests.Response:
+        """One request, no redirect followed, connected only to the checked address (WebSub
+        callbacks: a subscriber's name must not resolve to a public address for the check
+        and to an inside one for the connection). Raises FetchRefused or FetchTransient;
+        the caller closes the response."""
+        pin = self.checked(url)
+        token = _PIN.set(pin)
+        try:
+            return self.session.request(
+                method,
+                url,
+                allow_redirects=False,
+                timeout=(self.connect_timeout, self.read_timeout),
+                **kwargs,
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise FetchTransient(f"{method} {url} failed: {type(exc).__name__}") from None
+        except requests.RequestException as exc:
+            raise FetchRefused(f"{method} {url} failed: {type(exc).__name__}: {exc}") from None
+        finally:
+            _PIN.reset(token)
+
     def _check_deadline(self, url: str, deadline: float) -> None:
         if time.monotonic() > deadline:
             raise FetchTransient(f"{url} took longer than {self.total_timeout:g}s")

@@ -9,9 +9,10 @@
 - ``deliver``: POST the topic's current feed to one subscriber, with the ``Link`` headers
   and, when the subscriber gave a secret, ``X-Hub-Signature: sha256=<HMAC of the body>``.
 
-Every callback passes the address guard (``shared.netguard``) before each request, and no
-redirect is followed. Failures that may pass (connection, timeout, 5xx, 429) raise
-``NotifyTransient``, which the tasks retry with exponential backoff; anything else is final.
+Every callback request passes the address guard and connects only to the address it
+checked (``render.fetch.Fetcher.request``, as image fetches do); no redirect is followed.
+Failures that may pass (connection, timeout, 5xx, 429) raise ``NotifyTransient``, which the
+tasks retry with exponential backoff; anything else is final.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from sqlalchemy import delete, select
 from render import view
 from render.context import RenderContext
 from render.feeds import CONTENT_TYPES
-from shared import keys, netguard
+from render.fetch import Fetcher, FetchRefused, FetchTransient, Resolver, system_resolver
+from shared import keys
 from shared.models import WebSubSubscription, utcnow
 from shared.settings import Settings
 
@@ -131,16 +133,17 @@ def feed_updated(
 # --- the hub's side: verification of intent ----------------------------------------------
 
 
-def _guard(ctx: RenderContext, url: str, resolver: netguard.Resolver) -> str | None:
-    """None when ``url`` may be called, else why not. A name that does not resolve may
-    resolve later: that is transient."""
-    try:
-        netguard.check_url(url, ctx.settings.fetch_allow_hosts, resolver)
-    except netguard.NotResolved as exc:
-        raise NotifyTransient(str(exc)) from None
-    except ValueError as exc:
-        return str(exc)
-    return None
+def _caller(ctx: RenderContext, resolver: Resolver) -> Fetcher:
+    """Callbacks are reached as images are fetched: the address guard on the one lookup, and
+    the connection pinned to the address it checked (render.fetch), so a subscriber's DNS
+    cannot answer the check with a public address and the connection with an inside one."""
+    return Fetcher(
+        max_bytes=MAX_CHALLENGE_REPLY,
+        allow_hosts=ctx.settings.fetch_allow_hosts,
+        resolver=resolver,
+        connect_timeout=TIMEOUT[0],
+        read_timeout=TIMEOUT[1],
+    )
 
 
 def _read_some(resp: requests.Response, limit: int) -> bytes:
@@ -161,14 +164,10 @@ def verify(
     callback: str,
     lease_seconds: int,
     secret: str | None,
-    resolver: netguard.Resolver = netguard.system_resolver,
+    resolver: Resolver = system_resolver,
 ) -> bool:
     """Ask the subscriber whether it meant it; on an echoed challenge, apply the request.
     True when the request was verified and applied."""
-    refused = _guard(ctx, callback, resolver)
-    if refused:
-        log.warning("websub %s for %s not verified: callback %s", mode, topic, refused)
-        return False
     challenge = secrets.token_urlsafe(32)
     params = {"hub.mode": mode, "hub.topic": topic, "hub.challenge": challenge}
     if mode == "subscribe":
@@ -176,18 +175,13 @@ def verify(
     asked_at = utcnow()  # a lease runs from the verification request (WebSub 5.3)
     try:
         # requests appends the parameters to a query the callback already has, with "&".
-        resp = requests.get(
-            callback,
-            params=params,
-            timeout=TIMEOUT,
-            allow_redirects=False,
-            stream=True,
-            headers={"User-Agent": USER_AGENT},
+        resp = _caller(ctx, resolver).request(
+            "GET", callback, params=params, stream=True, headers={"User-Agent": USER_AGENT}
         )
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise NotifyTransient(f"verifying at {callback} failed: {type(exc).__name__}") from None
-    except requests.RequestException as exc:
-        log.warning("websub %s for %s not verified: %s", mode, topic, exc)
+    except FetchTransient as exc:
+        raise NotifyTransient(f"verifying at {callback}: {exc}") from None
+    except FetchRefused as exc:
+        log.warning("websub %s for %s not verified: callback %s", mode, topic, exc)
         return False
     with resp:
         status = resp.status_code
@@ -234,9 +228,7 @@ def record_failure(ctx: RenderContext, sub_id: str, reason: str) -> None:
             row.last_error = reason[:2000]
 
 
-def deliver(
-    ctx: RenderContext, sub_id: str, resolver: netguard.Resolver = netguard.system_resolver
-) -> str:
+def deliver(ctx: RenderContext, sub_id: str, resolver: Resolver = system_resolver) -> str:
     """POST the topic's current bytes to one subscriber. Returns what happened."""
     with ctx.readers() as session:
         row = session.get(WebSubSubscription, sub_id)
@@ -256,11 +248,6 @@ def deliver(
     digest = hashlib.sha256(body).hexdigest()
     if digest == row.delivered_sha256:
         return "already delivered"
-    refused = _guard(ctx, row.callback, resolver)
-    if refused:
-        record_failure(ctx, sub_id, f"callback refused: {refused}")
-        log.warning("websub delivery to %s refused: %s", row.callback, refused)
-        return "refused"
     headers = {
         "Content-Type": CONTENT_TYPES[row.fmt],
         "Link": link_header(ctx.settings.websub_hub_url, row.topic),
@@ -269,21 +256,16 @@ def deliver(
     if row.secret:
         headers["X-Hub-Signature"] = signature(row.secret, body)
     try:
-        resp = requests.post(
-            row.callback,
-            data=body,
-            headers=headers,
-            timeout=TIMEOUT,
-            allow_redirects=False,
-            stream=True,  # the subscriber's answer body is ignored (WebSub 7), not read
+        # stream: the subscriber's answer body is ignored (WebSub 7), not read
+        resp = _caller(ctx, resolver).request(
+            "POST", row.callback, data=body, headers=headers, stream=True
         )
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise NotifyTransient(
-            f"delivering to {row.callback} failed: {type(exc).__name__}"
-        ) from None
-    except requests.RequestException as exc:
-        record_failure(ctx, sub_id, f"delivery failed: {type(exc).__name__}: {exc}")
-        return "failed"
+    except FetchTransient as exc:
+        raise NotifyTransient(f"delivering to {row.callback}: {exc}") from None
+    except FetchRefused as exc:
+        record_failure(ctx, sub_id, f"callback refused: {exc}")
+        log.warning("websub delivery to %s refused: %s", row.callback, exc)
+        return "refused"
     status = resp.status_code
     resp.close()
     if 200 <= status < 300:

@@ -323,16 +323,36 @@ def worker_ctx(hub_url: str | None = None, allow_hosts=frozenset()):
     return SimpleNamespace(settings=settings)
 
 
-def test_the_worker_refuses_a_loopback_callback_without_the_allowlist(monkeypatch):
-    def no_request(*args, **kwargs):
-        raise AssertionError("a refused callback must not be requested")
-
-    monkeypatch.setattr(notify.requests, "get", no_request)
+def test_the_worker_refuses_a_loopback_callback_without_the_allowlist(httpserver):
+    httpserver.expect_request("/x").respond_with_data("anything")
     verified = notify.verify(
         worker_ctx(), "subscribe", "all", "atom", f"{BASE}/feeds/all.atom",
-        "http://cb.test/x", 3600, None, resolver=loopback,
+        f"http://cb.test:{httpserver.port}/x", 3600, None, resolver=loopback,
     )  # fmt: skip
     assert verified is False
+    assert httpserver.log == []  # refused at the decision point, before any connection
+
+
+def test_a_callback_is_called_on_the_address_its_check_resolved(httpserver):
+    # cb.test has no DNS entry: the request can only arrive if the connection goes to the
+    # address the injected resolver gave the guard, and the name is looked up once.
+    lookups = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"]
+
+    httpserver.expect_request("/x").respond_with_data("not the challenge")
+    verified = notify.verify(
+        worker_ctx(allow_hosts={"cb.test"}), "subscribe", "all", "atom",
+        f"{BASE}/feeds/all.atom", f"http://cb.test:{httpserver.port}/x?id=1", 3600, None,
+        resolver=resolver,
+    )  # fmt: skip
+    assert verified is False  # the challenge was not echoed
+    ((request, _),) = httpserver.log
+    assert request.headers["Host"] == f"cb.test:{httpserver.port}"
+    assert request.args["id"] == "1" and request.args["hub.mode"] == "subscribe"
+    assert lookups == ["cb.test"]
 
 
 def test_an_outside_hub_is_pinged_instead_of_delivering(httpserver):
