@@ -14,6 +14,7 @@ the hub too.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
@@ -100,6 +101,9 @@ class HubRequest:
             self.callback,
             self.lease_seconds,
             self.secret,
+            # When the hub took the request: verifications run in parallel and may finish in
+            # any order, and only the newest request for a subscription may be applied.
+            time.time(),
         ]
 
 

@@ -22,7 +22,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import requests
 from sqlalchemy import delete, select
@@ -165,9 +165,19 @@ def verify(
     lease_seconds: int,
     secret: str | None,
     resolver: Resolver = system_resolver,
+    requested_at: float | None = None,
 ) -> bool:
     """Ask the subscriber whether it meant it; on an echoed challenge, apply the request.
-    True when the request was verified and applied."""
+    True when the request was verified and applied.
+
+    ``requested_at`` (when the hub took the request) orders the requests for one
+    subscription: a subscribe and the unsubscribe that followed it are verified in parallel,
+    and whichever verification ends last must not undo the newer request."""
+    canonical = view.feed_url(ctx.settings.public_base_url, feed_key, fmt)
+    sub_id = subscription_id(canonical, callback)
+    if requested_at is not None and _superseded(ctx, sub_id, requested_at):
+        log.info("websub %s for %s by %s superseded by a newer request", mode, topic, callback)
+        return False
     challenge = secrets.token_urlsafe(32)
     params = {"hub.mode": mode, "hub.topic": topic, "hub.challenge": challenge}
     if mode == "subscribe":
@@ -194,8 +204,47 @@ def verify(
     if not (200 <= status < 300 and reply.strip() == challenge.encode()):
         log.info("websub %s for %s not confirmed by %s (status %s)", mode, topic, callback, status)
         return False
-    canonical = view.feed_url(ctx.settings.public_base_url, feed_key, fmt)
-    sub_id = subscription_id(canonical, callback)
+    if requested_at is None:
+        return _apply(ctx, mode, sub_id, canonical, feed_key, fmt, callback, lease_seconds,
+                      secret, asked_at)  # fmt: skip
+    # One verification of a subscription applies at a time, and only if no newer request
+    # for it has been applied meanwhile.
+    with ctx.redis.lock(f"newsflow:lock:websub:{sub_id}", timeout=30, blocking_timeout=30):
+        if _superseded(ctx, sub_id, requested_at):
+            log.info("websub %s for %s by %s superseded by a newer one", mode, topic, callback)
+            return False
+        applied = _apply(ctx, mode, sub_id, canonical, feed_key, fmt, callback, lease_seconds,
+                         secret, asked_at)  # fmt: skip
+        ctx.redis.set(_latest_key(sub_id), repr(requested_at), ex=LATEST_TTL_S)
+        return applied
+
+
+# How long the time of the newest applied request is kept: longer than any lease, so an old
+# request retried late cannot undo a newer one.
+LATEST_TTL_S = 40 * 24 * 3600
+
+
+def _latest_key(sub_id: str) -> str:
+    return f"newsflow:websub:latest:{sub_id}"
+
+
+def _superseded(ctx: RenderContext, sub_id: str, requested_at: float) -> bool:
+    latest = ctx.redis.get(_latest_key(sub_id))
+    return latest is not None and float(latest) > requested_at
+
+
+def _apply(
+    ctx: RenderContext,
+    mode: str,
+    sub_id: str,
+    canonical: str,
+    feed_key: str,
+    fmt: str,
+    callback: str,
+    lease_seconds: int,
+    secret: str | None,
+    asked_at: datetime,
+) -> bool:
     with ctx.sessions.begin() as session:
         row = session.get(WebSubSubscription, sub_id)
         if mode == "unsubscribe":

@@ -126,9 +126,18 @@ def websub_verify(
     callback: str,
     lease_seconds: int,
     secret: str | None,
+    requested_at: float | None = None,
 ) -> bool:
     return notify.verify(
-        self.app.newsflow, mode, feed_key, fmt, topic, callback, lease_seconds, secret
+        self.app.newsflow,
+        mode,
+        feed_key,
+        fmt,
+        topic,
+        callback,
+        lease_seconds,
+        secret,
+        requested_at=requested_at,
     )
 
 

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 import requests
 import sqlalchemy as sa
+from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from feed import websub
@@ -237,6 +238,45 @@ def test_a_subscriber_that_does_not_echo_the_challenge_stays_inactive(hub, https
     sub.wait("verifications")
     time.sleep(1.0)  # the worker has had its answer; give it time to (not) store it
     assert subscription(hub, sub.url) is None
+
+
+@pytest.fixture
+def threaded_server():
+    """A subscriber that answers two verifications at once (pytest-httpserver's default
+    server answers one request at a time)."""
+    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+def test_an_unsubscribe_verified_first_is_not_undone_by_the_slower_subscribe(hub, threaded_server):
+    # The subscriber confirms its subscribe slowly and its unsubscribe at once; the worker's
+    # two processes verify both at the same time, and the unsubscribe, the newer request,
+    # must win although the subscribe's verification ends last.
+    _region, topic = region_feed(hub)
+    asked: list[str] = []
+
+    def handle(request: Request) -> Response:
+        asked.append(request.args["hub.mode"])
+        if request.args["hub.mode"] == "subscribe":
+            time.sleep(2)
+        return Response(request.args["hub.challenge"], 200)
+
+    threaded_server.expect_request("/slow").respond_with_handler(handle)
+    callback = f"http://127.0.0.1:{threaded_server.port}/slow"
+    assert hub_post(hub, mode="subscribe", topic=topic, callback=callback).status_code == 202
+    deadline = time.monotonic() + 30
+    while "subscribe" not in asked and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert hub_post(hub, mode="unsubscribe", topic=topic, callback=callback).status_code == 202
+    while len(asked) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert asked == ["subscribe", "unsubscribe"]
+    time.sleep(3)  # the subscribe's verification has ended by now
+    assert subscription(hub, callback) is None
 
 
 def test_a_410_from_the_subscriber_removes_the_subscription(hub, httpserver):
