@@ -12,7 +12,7 @@ import logging
 from typing import NamedTuple
 from urllib.parse import quote
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from render import coalesce, compress, images, pages, view
@@ -241,7 +241,56 @@ def withdraw(ctx: RenderContext, article_id: str, version: int) -> list[str]:
         row.status = "withdrawn"
         row.published_version = None
     ctx.artifacts.delete(keys.page_artifact(article_id))
+    for feed_key in old_keys:
+        _rewrite_archive_pages(ctx, feed_key, article_id)
     return sorted(old_keys)
+
+
+def _rewrite_archive_pages(ctx: RenderContext, feed_key: str, article_id: str) -> None:
+    """A withdrawn article leaves the archive pages it was in as well. RFC 5005 archive
+    pages are meant never to change, and are served as immutable; a withdrawal (a legal
+    takedown, an error) is the exception: the origin drops it at once, and a CDN in front
+    must be purged of the pages (docs/operations.md)."""
+    size = ctx.settings.archive_page_size
+    with ctx.redis.lock(f"newsflow:lock:feed:{feed_key}", timeout=300, blocking_timeout=120):
+        stored = ctx.artifacts.get(_archive_index_key(feed_key))
+        boundary = json.loads(stored)["boundary"] if stored else 0
+        with ctx.readers() as session:
+            logged = session.scalars(
+                select(FeedLogRow.id).where(
+                    FeedLogRow.feed_key == feed_key,
+                    FeedLogRow.article_id == article_id,
+                    FeedLogRow.id <= boundary,
+                )
+            ).all()
+            pages = {}
+            for log_id in logged:
+                # Page n holds the log's rows (n-1)*size+1 .. n*size for this feed.
+                rank = session.scalar(
+                    select(func.count()).where(
+                        FeedLogRow.feed_key == feed_key, FeedLogRow.id <= log_id
+                    )
+                )
+                number = (rank - 1) // size + 1
+                if number not in pages:
+                    ids = session.execute(
+                        select(FeedLogRow.article_id)
+                        .where(FeedLogRow.feed_key == feed_key)
+                        .order_by(FeedLogRow.id)
+                        .offset((number - 1) * size)
+                        .limit(size)
+                    ).scalars()
+                    newest_first = list(dict.fromkeys(reversed(list(ids))))
+                    rows = {
+                        r.id: r
+                        for r in session.scalars(
+                            select(ArticleRow).where(ArticleRow.id.in_(newest_first))
+                        )
+                        if r.status == "published"
+                    }
+                    pages[number] = [rows[a] for a in newest_first if a in rows]
+        for number, rows in sorted(pages.items()):
+            _write_feed(ctx, feed_key, rows, page=number)
 
 
 def newest_entries(session: Session, feed_key: str, limit: int) -> list[ArticleRow]:

@@ -98,6 +98,22 @@ def test_withdrawn_article_page_is_gone_and_leaves_the_feeds(stack):
     assert page.json()["error"] == "gone"
 
 
+def test_a_withdrawn_article_leaves_the_archive_pages_it_was_in(stack):
+    region = f"归档{uuid.uuid4().hex[:6]}"
+    guids = [f"archived-{uuid.uuid4().hex}" for _ in range(3)]  # 3 fill a page in tests
+    ids = [published(stack, guid=g, places=[{"name": region}]) for g in guids]
+    page = f"/feeds/region/{region}/archive/1"
+    for fmt in ("atom", "rss", "json"):
+        path = requests.utils.quote(f"{page}.{fmt}")
+        stack.wait_feed(path, lambda b: all(i.encode() in b for i in ids))
+    stack.post(article(guid=guids[0], places=[{"name": region}], pubStatus="canceled"))
+    stack.wait_status(ids[0], "withdrawn")
+    for fmt in ("atom", "rss", "json"):
+        path = requests.utils.quote(f"{page}.{fmt}")
+        body = stack.wait_feed(path, lambda b: ids[0].encode() not in b)
+        assert ids[1].encode() in body and ids[2].encode() in body
+
+
 def test_health_reports_database_and_redis(stack):
     for base in (stack.feed, stack.ingest):
         body = requests.get(f"{base}/healthz", timeout=10).json()
