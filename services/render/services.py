@@ -134,12 +134,14 @@ def _rendition_set(ctx: RenderContext, source: bytes) -> dict:
     return manifest
 
 
-def process_images(ctx: RenderContext, article_id: str, version: int) -> bool:
-    """Make every picture's renditions; a refused picture is recorded, not fatal."""
+def process_images(ctx: RenderContext, article_id: str, version: int) -> dict | None:
+    """Make every picture's renditions; a refused picture is recorded, not fatal. Returns
+    the article's media by association key ({} for an article without pictures), or None
+    when a newer version took over."""
     with ctx.sessions.begin() as session:
         row = current(session, article_id, version)
         if row is None:
-            return False
+            return None
         row.status = "processing"
         doc = row.doc
     media: dict[str, dict] = {}
@@ -152,9 +154,9 @@ def process_images(ctx: RenderContext, article_id: str, version: int) -> bool:
     with ctx.sessions.begin() as session:
         row = current(session, article_id, version)
         if row is None:
-            return False
+            return None
         row.media = media
-    return True
+    return media
 
 
 def _feed_links(base: str, feed_keys: list[str], title: str) -> list[pages.FeedLink]:

@@ -73,8 +73,16 @@ def _send(task: Task, name: str, *args) -> None:
 
 
 def process_images(self: Task, article_id: str, version: int) -> None:
-    if services.process_images(self.app.newsflow, article_id, version):
+    media = services.process_images(self.app.newsflow, article_id, version)
+    if media is None:
+        return
+    if media:
         _send(self, TASK_RENDER_PAGE, article_id, version)
+    else:
+        # No picture, so no image work was done: the page follows in this task instead of
+        # after another trip through the broker and the render queue, where it waited behind
+        # feed rebuilds (docs/benchmarks.md, Freshness).
+        render_page(self, article_id, version)
 
 
 def _rebuild(task: Task, feed_keys: list[str]) -> None:
