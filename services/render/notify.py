@@ -96,6 +96,23 @@ def ping_hub(hub: str, urls: Iterable[str], post: Callable = requests.post) -> N
             log.warning("hub %s refused the ping for %s with %s; not retried", hub, url, status)
 
 
+def worth_notifying(ctx: RenderContext, feed_key: str) -> bool:
+    """Whether a rebuild of this feed has anyone to tell: an outside hub always, our own hub
+    only when somebody is subscribed to the feed (an expired lease counts: the notification
+    removes it). Most feeds have no subscriber, and a task per rebuild for nobody was a
+    measurable part of the worker's time (docs/benchmarks.md, Freshness)."""
+    s = ctx.settings
+    if not s.websub_hub_url:
+        return False
+    if not own_hub(s):
+        return True
+    with ctx.readers() as session:
+        found = session.scalar(
+            select(WebSubSubscription.id).where(WebSubSubscription.feed_key == feed_key).limit(1)
+        )
+    return found is not None
+
+
 def feed_updated(
     ctx: RenderContext, feed_key: str, formats: list[str], send: Callable[[str], None]
 ) -> int:

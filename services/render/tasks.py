@@ -108,7 +108,7 @@ def withdraw(self: Task, article_id: str, version: int) -> None:
 
 def rebuild_feed(self: Task, feed_key: str) -> int:
     rebuilt = services.rebuild_feed(self.app.newsflow, feed_key)
-    if rebuilt.changed and self.app.newsflow.settings.websub_hub_url:
+    if rebuilt.changed and notify.worth_notifying(self.app.newsflow, feed_key):
         try:
             _send(self, TASK_NOTIFY_FEED, feed_key, rebuilt.changed)
         except Exception:

@@ -10,6 +10,7 @@ import html
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from urllib.parse import quote
 
 from shared import keys
@@ -83,6 +84,17 @@ class ArticleView:
     recommended: dict | None
     images: dict[str, Image] = field(default_factory=dict)
     image_order: list[str] = field(default_factory=list)
+    base: str = ""  # the public base URL its URLs were made absolute with
+
+    # Made once per view: every feed format, and every rebuild that finds the view in the
+    # worker's cache (render.viewcache), uses the same strings.
+    @cached_property
+    def feed_html(self) -> str:
+        return feed_content(self, self.base)
+
+    @cached_property
+    def summary_text(self) -> str:
+        return summary(self)
 
     @property
     def lead_image(self) -> Image | None:
@@ -139,6 +151,7 @@ def build(
         doc["headlines"][0]["value"],
     )
     return ArticleView(
+        base=base,
         id=row_id,
         version=version,
         url=article_url(base, row_id),

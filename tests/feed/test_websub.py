@@ -21,6 +21,9 @@ from werkzeug import Request, Response
 
 from feed import websub
 from render import notify
+from shared import migrate
+from shared.db import make_engine, make_sessionmaker
+from shared.models import WebSubSubscription, utcnow
 from shared.settings import Settings
 from tests.feed.test_serving import published
 
@@ -393,6 +396,25 @@ def test_a_callback_is_called_on_the_address_its_check_resolved(httpserver):
     assert request.headers["Host"] == f"cb.test:{httpserver.port}"
     assert request.args["id"] == "1" and request.args["hub.mode"] == "subscribe"
     assert lookups == ["cb.test"]
+
+
+def test_a_rebuild_notifies_only_when_someone_is_told(tmp_path):
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    migrate.upgrade(url)
+    ctx = worker_ctx()
+    ctx.readers = make_sessionmaker(make_engine(url))
+    assert notify.worth_notifying(worker_ctx("http://hub.example/"), "all")  # outside hub
+    assert not notify.worth_notifying(ctx, "all")  # our hub, nobody subscribed
+    with ctx.readers.begin() as session:
+        session.add(
+            WebSubSubscription(
+                id="x" * 64, topic=f"{BASE}/feeds/all.atom", feed_key="all", fmt="atom",
+                callback="https://cb.test/", lease_seconds=60, verified_at=utcnow(),
+                expires_at=utcnow(),  # expired counts: the notification removes it
+            )
+        )  # fmt: skip
+    assert notify.worth_notifying(ctx, "all")
+    assert not notify.worth_notifying(ctx, "region/内蒙")
 
 
 def test_an_outside_hub_is_pinged_instead_of_delivering(httpserver):

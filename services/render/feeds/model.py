@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -27,22 +27,13 @@ class FeedView:
     # on an archive page, the subscription document. Format -> URL.
     prev_archive_urls: dict[str, str] | None = None
     current_urls: dict[str, str] | None = None
-    # Every format writes each entry's content and summary: made once per entry, not three
-    # times (the regular expressions were a tenth of a rebuild).
-    _made: dict[tuple[str, str], str] = field(default_factory=dict, compare=False, repr=False)
 
     def content(self, entry: ArticleView) -> str:
         """The full sanitized body, pictures as plain ``<img>``, every URL absolute."""
-        made = self._made.get(("content", entry.id))
-        if made is None:
-            made = self._made[("content", entry.id)] = view.feed_content(entry, self.base)
-        return made
+        return entry.feed_html if entry.base == self.base else view.feed_content(entry, self.base)
 
     def summary(self, entry: ArticleView) -> str:
-        made = self._made.get(("summary", entry.id))
-        if made is None:
-            made = self._made[("summary", entry.id)] = view.summary(entry)
-        return made
+        return entry.summary_text
 
     @property
     def updated(self) -> datetime:
