@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -34,6 +35,11 @@ def up(demo: bool, host: str, concurrency: int) -> None:
 
     settings = Settings.from_env()
     stack = Stack(settings, host=host, concurrency=concurrency)
+    # Ctrl-C, `kill` and a service manager's stop all end in the same orderly stop. SIGINT is
+    # set explicitly: a shell starts a background job with SIGINT ignored, and Python then
+    # leaves it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         click.echo(f"newsflow: starting in {settings.data_dir} ...")
         stack.start()
@@ -63,6 +69,10 @@ def up(demo: bool, host: str, concurrency: int) -> None:
         stack.stop()
         sys.exit(1)
     stack.stop()
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _wait_published(ingest_url: str, ids: list[str], timeout: float = 120) -> None:

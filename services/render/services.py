@@ -256,13 +256,13 @@ def _rewrite_archive_pages(ctx: RenderContext, feed_key: str, article_id: str) -
     size = ctx.settings.archive_page_size
     with ctx.redis.lock(f"newsflow:lock:feed:{feed_key}", timeout=300, blocking_timeout=120):
         stored = ctx.artifacts.get(_archive_index_key(feed_key))
-        boundary = json.loads(stored)["boundary"] if stored else 0
+        index = json.loads(stored) if stored else {"pages": 0, "boundary": 0}
         with ctx.readers() as session:
             logged = session.scalars(
                 select(FeedLogRow.id).where(
                     FeedLogRow.feed_key == feed_key,
                     FeedLogRow.article_id == article_id,
-                    FeedLogRow.id <= boundary,
+                    FeedLogRow.id <= index["boundary"],
                 )
             ).all()
             pages = {}
@@ -275,24 +275,9 @@ def _rewrite_archive_pages(ctx: RenderContext, feed_key: str, article_id: str) -
                 )
                 number = (rank - 1) // size + 1
                 if number not in pages:
-                    ids = session.execute(
-                        select(FeedLogRow.article_id)
-                        .where(FeedLogRow.feed_key == feed_key)
-                        .order_by(FeedLogRow.id)
-                        .offset((number - 1) * size)
-                        .limit(size)
-                    ).scalars()
-                    newest_first = list(dict.fromkeys(reversed(list(ids))))
-                    rows = {
-                        r.id: r
-                        for r in session.scalars(
-                            select(ArticleRow).where(ArticleRow.id.in_(newest_first))
-                        )
-                        if r.status == "published"
-                    }
-                    pages[number] = [rows[a] for a in newest_first if a in rows]
+                    pages[number] = _page_rows(ctx, session, feed_key, number)
         for number, rows in sorted(pages.items()):
-            _write_feed(ctx, feed_key, rows, page=number)
+            _write_feed(ctx, feed_key, rows, page=number, newer=number < index["pages"])
 
 
 def newest_entries(session: Session, feed_key: str, limit: int) -> list[ArticleRow]:
@@ -355,10 +340,37 @@ class _ArchivePage(NamedTuple):
     boundary: int  # the id of its newest feed-log row
 
 
-def _filled_pages(ctx: RenderContext, session: Session, feed_key: str) -> list[_ArchivePage]:
-    """The archive pages that have filled since the last rebuild. A page is the next
-    ``archive_page_size`` rows of the feed log after the previous page's last row, found with
-    one index range scan (no count)."""
+def _published_newest_first(session: Session, article_ids: list[str]) -> list[ArticleRow]:
+    """The published rows of these log entries, newest first, each article once."""
+    newest_first = list(dict.fromkeys(reversed(article_ids)))
+    rows = {
+        r.id: r
+        for r in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(newest_first)))
+        if r.status == "published"
+    }
+    return [rows[a] for a in newest_first if a in rows]
+
+
+def _page_rows(ctx: RenderContext, session: Session, feed_key: str, number: int) -> list:
+    """Archive page ``number``'s rows again: the log's rows (n-1)*size+1 .. n*size."""
+    size = ctx.settings.archive_page_size
+    ids = session.execute(
+        select(FeedLogRow.article_id)
+        .where(FeedLogRow.feed_key == feed_key)
+        .order_by(FeedLogRow.id)
+        .offset((number - 1) * size)
+        .limit(size)
+    ).scalars()
+    return _published_newest_first(session, list(ids))
+
+
+def _filled_pages(
+    ctx: RenderContext, session: Session, feed_key: str
+) -> tuple[list[_ArchivePage], _ArchivePage | None]:
+    """The archive pages that have filled since the last rebuild, and, when there are any,
+    the newest page written before them (it gets its ``next-archive`` link now). A page is
+    the next ``archive_page_size`` rows of the feed log after the previous page's last row,
+    found with one index range scan (no count)."""
     size = ctx.settings.archive_page_size
     stored = ctx.artifacts.get(_archive_index_key(feed_key))
     index = json.loads(stored) if stored else {"pages": 0, "boundary": 0}
@@ -371,27 +383,38 @@ def _filled_pages(ctx: RenderContext, session: Session, feed_key: str) -> list[_
             .limit(size)
         ).all()
         if len(ids) < size:
-            return filled
+            break
         number, boundary = number + 1, ids[-1][0]
-        newest_first = list(dict.fromkeys(a for _, a in reversed(ids)))
-        rows = {
-            r.id: r
-            for r in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(newest_first)))
-            if r.status == "published"
-        }
-        filled.append(_ArchivePage(number, [rows[a] for a in newest_first if a in rows], boundary))
+        rows = _published_newest_first(session, [a for _, a in ids])
+        filled.append(_ArchivePage(number, rows, boundary))
+    before = None
+    if filled and index["pages"]:
+        n = index["pages"]
+        before = _ArchivePage(n, _page_rows(ctx, session, feed_key, n), index["boundary"])
+    return filled, before
 
 
-def _write_archive_pages(ctx: RenderContext, feed_key: str, filled: list[_ArchivePage]) -> int:
-    """Write the filled pages, oldest first, each followed by the index that counts it;
-    returns how many full pages there are."""
+def _write_archive_pages(
+    ctx: RenderContext, feed_key: str, filled: list[_ArchivePage], before: _ArchivePage | None
+) -> int:
+    """Write the filled pages, oldest first: each page, then the page before it again with
+    a ``next-archive`` link to it, then the index that counts it. Returns how many full
+    pages there are.
+
+    RFC 5005 lets an archive page link the next newer one (``next-archive``); the W3C
+    validator warns about an archive page with neither that nor ``prev-archive``, which
+    the oldest page always is. The next page does not exist when a page is written, so a
+    page gets that one link once, when the next page fills; its entries never change."""
     stored = ctx.artifacts.get(_archive_index_key(feed_key))
     pages_now = json.loads(stored)["pages"] if stored else 0
+    previous = before
     for page in filled:
         _write_feed(ctx, feed_key, page.rows, page=page.number)
+        if previous is not None:
+            _write_feed(ctx, feed_key, previous.rows, page=previous.number, newer=True)
         index = {"pages": page.number, "boundary": page.boundary}
         ctx.artifacts.put(_archive_index_key(feed_key), json.dumps(index).encode())
-        pages_now = page.number
+        pages_now, previous = page.number, page
     return pages_now
 
 
@@ -400,10 +423,16 @@ def _urls(base: str, feed_key: str) -> dict[str, str]:
 
 
 def _write_feed(
-    ctx: RenderContext, feed_key: str, rows: list[ArticleRow], page: int | None, archived: int = 0
+    ctx: RenderContext,
+    feed_key: str,
+    rows: list[ArticleRow],
+    page: int | None,
+    archived: int = 0,
+    newer: bool = False,
 ) -> tuple[FeedView, list[str]]:
     """One feed document in every format: the subscription document (``page`` None) with a
-    link to the newest of ``archived`` archive pages, or archive page ``page``."""
+    link to the newest of ``archived`` archive pages, or archive page ``page`` (linking the
+    next newer page when ``newer``)."""
     s = ctx.settings
     base = s.public_base_url
     entries = [
@@ -429,6 +458,9 @@ def _write_feed(
         hub_url=s.websub_hub_url if page is None else None,
         prev_archive_urls=_urls(base, keys.archive_feed(feed_key, older)) if older else None,
         current_urls=_urls(base, feed_key) if page is not None else None,
+        next_archive_urls=_urls(base, keys.archive_feed(feed_key, page + 1))
+        if page is not None and newer
+        else None,
     )
     docs = {keys.feed_artifact(key, fmt): write(fv) for fmt, write in WRITERS.items()}
     written = set(_put_feeds(ctx, docs))
@@ -447,8 +479,8 @@ def rebuild_feed(ctx: RenderContext, feed_key: str) -> Rebuilt:
         # compression, fsync) need no database.
         with ctx.readers() as session:
             rows = newest_entries(session, feed_key, s.feed_size)
-            filled = _filled_pages(ctx, session, feed_key)
-        archived = _write_archive_pages(ctx, feed_key, filled)
+            filled, before = _filled_pages(ctx, session, feed_key)
+        archived = _write_archive_pages(ctx, feed_key, filled, before)
         fv, changed = _write_feed(ctx, feed_key, rows, page=None, archived=archived)
         entries, title = fv.entries, fv.title
         links = _feed_links(base, [feed_key], title)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import feedparser
 import requests
 
 from tests.ingest.test_api_bad_input import article
@@ -112,6 +113,28 @@ def test_a_withdrawn_article_leaves_the_archive_pages_it_was_in(stack):
         path = requests.utils.quote(f"{page}.{fmt}")
         body = stack.wait_feed(path, lambda b: ids[0].encode() not in b)
         assert ids[1].encode() in body and ids[2].encode() in body
+
+
+def test_an_archive_page_links_the_next_one_once_it_exists(stack):
+    # RFC 5005 next-archive: the oldest page has no prev-archive, so without it the W3C
+    # validator warns "Archive incomplete".
+    region = f"前后{uuid.uuid4().hex[:6]}"
+    ids = [published(stack, places=[{"name": region}]) for _ in range(6)]  # two pages of 3
+    base = stack.settings.public_base_url
+    pages = [requests.utils.quote(f"/feeds/region/{region}/archive/{n}") for n in (1, 2)]
+    second = stack.wait_feed(f"{pages[1]}.atom", lambda b: ids[5].encode() in b)
+    first = stack.wait_feed(f"{pages[0]}.atom", lambda b: b"next-archive" in b)
+    links = {(ln.rel, ln.href) for ln in feedparser.parse(first).feed.links}
+    assert ("next-archive", f"{base}{pages[1]}.atom") in links
+    assert not any(rel == "prev-archive" for rel, _ in links)
+    assert all(i.encode() in first for i in ids[:3])
+    links = {(ln.rel, ln.href) for ln in feedparser.parse(second).feed.links}
+    assert ("prev-archive", f"{base}{pages[0]}.atom") in links
+    assert not any(rel == "next-archive" for rel, _ in links)  # nothing newer archived yet
+    rss = requests.get(f"{stack.feed}{pages[0]}.rss", timeout=10).content
+    assert f'rel="next-archive" href="{base}{pages[1]}.rss"'.encode() in rss or (
+        f'href="{base}{pages[1]}.rss" rel="next-archive"'.encode() in rss
+    )
 
 
 def test_health_reports_database_and_redis(stack):

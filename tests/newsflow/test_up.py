@@ -110,3 +110,29 @@ def test_ctrl_c_in_a_terminal_stops_every_process_it_started(tmp_path):
             child.kill()
         proc.kill()
         proc.wait()
+
+
+def test_sigterm_stops_it_as_ctrl_c_does(tmp_path):
+    """A service manager (systemd, `docker stop`) or `kill` sends SIGTERM."""
+    ports = {"INGEST_PORT": str(free_port()), "FEED_PORT": str(free_port())}
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env |= {"NEWSFLOW_DATA_DIR": str(tmp_path / "var"), **ports}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsflow", "up"], env=env, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        for line in proc.stdout:
+            if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
+                break
+        tree = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0  # an orderly stop, not death by signal (-15)
+        assert "stopping" in proc.stdout.read()
+        _gone, alive = psutil.wait_procs(tree, timeout=20)
+        assert alive == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

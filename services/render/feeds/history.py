@@ -1,7 +1,8 @@
 """Feed history (RFC 5005, Archived Feeds, section 4): a subscription document links to the
 newest archive page with ``prev-archive``; each archive page links to the one before it and to
-the subscription document (``current``) and says it is an archive (``fh:archive``). Archive
-pages never change once written, so a reader can backfill everything and cache it forever.
+the subscription document (``current``) and says it is an archive (``fh:archive``); once the
+next newer page exists, a page links it too (``next-archive``, added once). Archive pages'
+entries never change once written, so a reader can backfill everything and cache it forever.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ def links(feed: FeedView, fmt: str) -> list[dict[str, str]]:
         out.append({"rel": "current", "href": feed.current_urls[fmt]})
     if feed.prev_archive_urls:
         out.append({"rel": "prev-archive", "href": feed.prev_archive_urls[fmt]})
+    if feed.next_archive_urls:
+        out.append({"rel": "next-archive", "href": feed.next_archive_urls[fmt]})
     return out
 
 

@@ -27,6 +27,8 @@ class FeedView:
     # on an archive page, the subscription document. Format -> URL.
     prev_archive_urls: dict[str, str] | None = None
     current_urls: dict[str, str] | None = None
+    # On an archive page once the next newer page exists: that page. Format -> URL.
+    next_archive_urls: dict[str, str] | None = None
 
     def content(self, entry: ArticleView) -> str:
         """The full sanitized body, pictures as plain ``<img>``, every URL absolute."""
