@@ -19,15 +19,15 @@ from tests.conftest import free_port
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def up(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("up")
+def start_up(tmp_path, *args: str, **popen) -> tuple[subprocess.Popen, str, str]:
+    """`newsflow up` on the embedded default in ``tmp_path``, on free ports; returns the
+    process, what it printed until it was ready, and the feed service's URL."""
     ports = {"INGEST_PORT": str(free_port()), "FEED_PORT": str(free_port())}
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env |= {"NEWSFLOW_DATA_DIR": str(tmp_path / "var"), **ports}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "newsflow", "up", "--demo"],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "newsflow", "up", *args], env=env, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen,
     )  # fmt: skip
     lines = []
     deadline = time.monotonic() + 120
@@ -35,8 +35,12 @@ def up(tmp_path_factory):
         lines.append(line)
         if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
             break
-    yield proc, "".join(lines), f"http://127.0.0.1:{ports['FEED_PORT']}", tmp_path / "var"
-    if proc.poll() is None:  # a test failed before Ctrl-C: stop the whole tree, not just up
+    return proc, "".join(lines), f"http://127.0.0.1:{ports['FEED_PORT']}"
+
+
+def stop_tree(proc: subprocess.Popen) -> None:
+    """After a failed test: stop up and everything under it, not just up."""
+    if proc.poll() is None:
         children = psutil.Process(proc.pid).children(recursive=True)
         proc.send_signal(signal.SIGINT)
         try:
@@ -45,6 +49,14 @@ def up(tmp_path_factory):
             proc.kill()
         for child in psutil.wait_procs(children, timeout=20)[1]:
             child.kill()
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("up")
+    proc, output, feed = start_up(tmp_path, "--demo")
+    yield proc, output, feed, tmp_path / "var"
+    stop_tree(proc)
 
 
 def test_up_demo_publishes_the_demo_articles_and_prints_the_urls(up):
@@ -82,19 +94,9 @@ def test_ctrl_c_stops_every_process_it_started(up):
 def test_ctrl_c_in_a_terminal_stops_every_process_it_started(tmp_path):
     """A terminal sends SIGINT to the whole foreground process group, not to one process;
     every server, and every worker of every server, must be gone afterwards."""
-    ports = {"INGEST_PORT": str(free_port()), "FEED_PORT": str(free_port())}
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    env |= {"NEWSFLOW_DATA_DIR": str(tmp_path / "var"), **ports}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "newsflow", "up"], env=env, cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,  # a group of its own, as a shell gives a foreground job
-    )  # fmt: skip
+    # A group of its own, as a shell gives a foreground job.
+    proc, _output, feed = start_up(tmp_path, start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
-        for line in proc.stdout:
-            if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
-                break
         tree = psutil.Process(proc.pid).children(recursive=True)
         assert len(tree) >= 7  # redis, worker + 2, relay, ingest + 2, feed + 2
         os.killpg(proc.pid, signal.SIGINT)
@@ -102,30 +104,15 @@ def test_ctrl_c_in_a_terminal_stops_every_process_it_started(tmp_path):
         _gone, alive = psutil.wait_procs(tree, timeout=20)
         assert alive == []
         with pytest.raises(requests.ConnectionError):
-            requests.get(f"http://127.0.0.1:{ports['FEED_PORT']}/healthz", timeout=2)
+            requests.get(f"{feed}/healthz", timeout=2)
     finally:
-        for child in (
-            psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
-        ):
-            child.kill()
-        proc.kill()
-        proc.wait()
+        stop_tree(proc)
 
 
 def test_sigterm_stops_it_as_ctrl_c_does(tmp_path):
     """A service manager (systemd, `docker stop`) or `kill` sends SIGTERM."""
-    ports = {"INGEST_PORT": str(free_port()), "FEED_PORT": str(free_port())}
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    env |= {"NEWSFLOW_DATA_DIR": str(tmp_path / "var"), **ports}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "newsflow", "up"], env=env, cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    proc, _output, _feed = start_up(tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        for line in proc.stdout:
-            if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
-                break
         tree = psutil.Process(proc.pid).children(recursive=True)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0  # an orderly stop, not death by signal (-15)
@@ -133,6 +120,4 @@ def test_sigterm_stops_it_as_ctrl_c_does(tmp_path):
         _gone, alive = psutil.wait_procs(tree, timeout=20)
         assert alive == []
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_tree(proc)
