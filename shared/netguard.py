@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 Resolver = Callable[[str, int], Iterable[str]]
@@ -59,14 +60,29 @@ def address_problem(addr: str) -> str | None:
     return None
 
 
-def check_url(
+@dataclass(frozen=True)
+class Target:
+    """A URL that passed the guard: where a request to it may connect (``addresses`` is
+    empty for an allowlisted host that was not resolved)."""
+
+    scheme: str
+    host: str
+    port: int
+    addresses: tuple[str, ...]
+
+
+def checked(
     url: str,
     allow_hosts: Iterable[str] = frozenset(),
     resolver: Resolver = system_resolver,
-) -> None:
-    """Return if ``url`` may be requested; raise ``AddressRefused`` (or ``NotResolved``, both
-    ValueErrors) with the reason otherwise. Hosts in ``allow_hosts`` (lower case) skip the
-    address check: that is how tests and private deployments reach 127.0.0.1."""
+    *,
+    resolve_allowed: bool = False,
+) -> Target:
+    """Resolve the URL's host once and check every address; the target a connection may go
+    to. Raises ``AddressRefused`` (permanent) or ``NotResolved`` (may pass), both
+    ValueErrors, with the reason. Hosts in ``allow_hosts`` (lower case) skip the address
+    check, which is how tests and private deployments reach 127.0.0.1; they are resolved
+    only with ``resolve_allowed`` (a caller that pins its connection needs the addresses)."""
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -77,13 +93,29 @@ def check_url(
         raise AddressRefused(f"{parts.scheme or 'no'} scheme: only http and https are allowed")
     if not host:
         raise AddressRefused(f"no host in {url!r}")
-    if host.lower() in allow_hosts:
-        return
+    host = host.lower()
     port = port or (443 if parts.scheme == "https" else 80)
-    addresses = list(resolver(host, port))
+    allowed = host in allow_hosts
+    if allowed and not resolve_allowed:
+        return Target(parts.scheme, host, port, ())
+    try:
+        addresses = [str(ipaddress.ip_address(host))]  # a literal address needs no lookup
+    except ValueError:
+        addresses = list(resolver(host, port))
     if not addresses:
         raise NotResolved(f"{host} resolves to no address")
-    for addr in addresses:
-        problem = address_problem(addr)
-        if problem:
-            raise AddressRefused(f"refused {host}: {problem}")
+    if not allowed:
+        for addr in addresses:
+            problem = address_problem(addr)
+            if problem:
+                raise AddressRefused(f"refused {host}: {problem}")
+    return Target(parts.scheme, host, port, tuple(addresses))
+
+
+def check_url(
+    url: str,
+    allow_hosts: Iterable[str] = frozenset(),
+    resolver: Resolver = system_resolver,
+) -> None:
+    """Return if ``url`` may be requested; raise as ``checked`` does otherwise."""
+    checked(url, allow_hosts, resolver)

@@ -17,10 +17,8 @@ ignores the environment (``trust_env = False``: no proxy variables, no .netrc cr
 from __future__ import annotations
 
 import contextvars
-import ipaddress
-import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -30,9 +28,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, DecodeError, MaxRetryError
 from urllib3.response import HTTPResponse as RawResponse
 
-from shared.netguard import address_problem  # the one address policy every service uses
+from shared import netguard
 
-Resolver = Callable[[str, int], Iterable[str]]
+Resolver = netguard.Resolver
 CHUNK = 64 * 1024
 
 
@@ -44,12 +42,7 @@ class FetchTransient(RuntimeError):
     """The network failed in a way that may pass (timeout, reset, 5xx); worth a retry."""
 
 
-def system_resolver(host: str, port: int) -> list[str]:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise FetchTransient(f"cannot resolve {host}: {exc}") from None
-    return [info[4][0] for info in infos]
+system_resolver = netguard.system_resolver  # raises NotResolved: transient, see checked()
 
 
 @dataclass(frozen=True)
@@ -157,30 +150,16 @@ class Fetcher:
         self.checked(url)
 
     def checked(self, url: str) -> Pin:
-        """Resolve the URL's host once and check every address; the pin to connect to."""
+        """Resolve the URL's host once and check every address (``shared.netguard``, the one
+        guard every service uses); the pin to connect to. Allowlisted hosts are resolved
+        too: the connection goes to an address this lookup gave, whatever the host."""
         try:
-            parts = urlsplit(url)
-            host = parts.hostname
-            port = parts.port  # a port out of range or not a number raises ValueError
-        except ValueError as exc:
-            raise FetchRefused(f"malformed URL {url!r}: {exc}") from None
-        if parts.scheme not in ("http", "https"):
-            raise FetchRefused(f"{parts.scheme or 'no'} scheme: only http and https are fetched")
-        if not host:
-            raise FetchRefused(f"no host in {url!r}")
-        port = port or _default_port(parts.scheme)
-        try:
-            addresses = [str(ipaddress.ip_address(host))]  # a literal address needs no lookup
-        except ValueError:
-            addresses = list(self.resolver(host, port))
-        if not addresses:
-            raise FetchRefused(f"{host} resolves to no address")
-        if host.lower() not in self.allow_hosts:
-            for addr in addresses:
-                problem = address_problem(addr)
-                if problem:
-                    raise FetchRefused(f"refused {host}: {problem}")
-        return Pin(parts.scheme, host.lower(), port, tuple(addresses))
+            target = netguard.checked(url, self.allow_hosts, self.resolver, resolve_allowed=True)
+        except netguard.AddressRefused as exc:
+            raise FetchRefused(str(exc)) from None
+        except netguard.NotResolved as exc:
+            raise FetchTransient(str(exc)) from None
+        return Pin(target.scheme, target.host, target.port, target.addresses)
 
     def get(self, url: str) -> bytes:
         deadline = time.monotonic() + self.total_timeout

@@ -24,8 +24,9 @@ import requests
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from render.fetch import Fetcher, FetchRefused, FetchTransient, address_problem
+from render.fetch import Fetcher, FetchRefused, FetchTransient
 from render.images import ImageRefused, render_set
+from shared.netguard import address_problem
 
 IMAGES = Path(__file__).parents[1] / "fixtures" / "images"
 LOCAL = frozenset({"127.0.0.1", "localhost"})
@@ -123,9 +124,10 @@ def test_one_private_address_among_public_ones_is_enough_to_refuse():
         fetcher.get("http://images.example.com/a.jpg")
 
 
-def test_host_resolving_to_no_address_is_refused():
+def test_host_resolving_to_no_address_is_transient_and_never_connected():
+    # As for WebSub callbacks (shared.netguard.NotResolved): a name may resolve later.
     fetcher = Fetcher(max_bytes=1000, resolver=resolving_to(), session=MustNotConnect())
-    with pytest.raises(FetchRefused, match="resolves to no address"):
+    with pytest.raises(FetchTransient, match="resolves to no address"):
         fetcher.get("http://images.example.com/a.jpg")
 
 
