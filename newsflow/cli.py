@@ -38,8 +38,10 @@ def up(demo: bool, host: str, concurrency: int) -> None:
     # Ctrl-C, `kill` and a service manager's stop all end in the same orderly stop. SIGINT is
     # set explicitly: a shell starts a background job with SIGINT ignored, and Python then
     # leaves it ignored.
+    # A closed terminal (SIGHUP) stops it the same way.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     try:
         click.echo(f"newsflow: starting in {settings.data_dir} ...")
         stack.start()
@@ -66,8 +68,16 @@ def up(demo: bool, host: str, concurrency: int) -> None:
         click.echo("\nnewsflow: stopping ...")
     except RuntimeError as exc:
         click.echo(f"newsflow: {exc}", err=True)
-        stack.stop()
+        _stop(stack)
         sys.exit(1)
+    _stop(stack)
+
+
+def _stop(stack) -> None:
+    # A second Ctrl-C (or SIGTERM) must not cut the ordered stop short: web and worker first,
+    # Redis last, each child's group given its time.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     stack.stop()
 
 

@@ -17,6 +17,7 @@ tasks retry with exponential backoff; anything else is final.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -24,6 +25,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
+import redis
 import requests
 from sqlalchemy import delete, select
 
@@ -226,7 +228,14 @@ def verify(
                       secret, asked_at)  # fmt: skip
     # One verification of a subscription applies at a time, and only if no newer request
     # for it has been applied meanwhile.
-    with ctx.redis.lock(f"newsflow:lock:websub:{sub_id}", timeout=30, blocking_timeout=30):
+    # The lock outlives SQLite's 30 s busy timeout, so it cannot expire while _apply waits;
+    # not getting it in time is transient (the task's retry).
+    lock = ctx.redis.lock(f"newsflow:lock:websub:{sub_id}", timeout=120, blocking_timeout=30)
+    try:
+        lock.acquire()
+    except redis.exceptions.LockError as exc:
+        raise NotifyTransient(f"subscription {sub_id} is busy: {exc}") from None
+    try:
         if _superseded(ctx, sub_id, requested_at):
             log.info("websub %s for %s by %s superseded by a newer one", mode, topic, callback)
             return False
@@ -234,6 +243,9 @@ def verify(
                          secret, asked_at)  # fmt: skip
         ctx.redis.set(_latest_key(sub_id), repr(requested_at), ex=LATEST_TTL_S)
         return applied
+    finally:
+        with contextlib.suppress(redis.exceptions.LockError):
+            lock.release()
 
 
 # How long the time of the newest applied request is kept: longer than any lease, so an old

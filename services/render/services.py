@@ -12,7 +12,7 @@ import logging
 from typing import NamedTuple
 from urllib.parse import quote
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from render import coalesce, compress, images, pages, view
@@ -142,7 +142,8 @@ def process_images(ctx: RenderContext, article_id: str, version: int) -> dict | 
         row = current(session, article_id, version)
         if row is None:
             return None
-        row.status = "processing"
+        if row.published_version != version:  # a retry after publication keeps "published"
+            row.status = "processing"
         doc = row.doc
     media: dict[str, dict] = {}
     for name, assoc in doc.get("associations", {}).items():
@@ -197,6 +198,17 @@ def _render_page(ctx: RenderContext, article_id: str, version: int) -> list[str]
     return new_keys
 
 
+def _serialize_log_appends(session: Session) -> None:
+    """Archive pages are cut at feed-log id boundaries, so ids must become visible in id
+    order. On PostgreSQL two publishing transactions could commit ids 101 before 100, and a
+    rebuild in between would cut a page past 100, leaving it out of every page; appenders
+    take this lock first (it conflicts only with itself and writers of feed_log, never with
+    readers), so ids are drawn and committed one transaction at a time. SQLite already has
+    one writer at a time (BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE feed_log IN SHARE ROW EXCLUSIVE MODE"))
+
+
 class Published(NamedTuple):
     feeds: list[str]  # to rebuild
     pictures: bool  # any picture made, so AVIF renditions can follow
@@ -221,6 +233,7 @@ def publish_page(ctx: RenderContext, article_id: str, version: int) -> Published
             for k in new_keys
         )
         if (row.published_version or 0) < version:  # a re-run of this step logs nothing
+            _serialize_log_appends(session)
             session.add_all(
                 FeedLogRow(feed_key=k, article_id=article_id, version=version) for k in new_keys
             )
@@ -232,20 +245,29 @@ def publish_page(ctx: RenderContext, article_id: str, version: int) -> Published
 
 
 def withdraw(ctx: RenderContext, article_id: str, version: int) -> list[str]:
+    """Take the article out of its feeds; returns every feed it is or ever was in (the feed
+    log keeps them, so a retry after this committed still finds them all)."""
     with ctx.sessions.begin() as session:
         row = current(session, article_id, version)
         if row is None:
             return []
-        old_keys = list(
+        feed_keys = set(
             session.scalars(select(FeedEntry.feed_key).where(FeedEntry.article_id == article_id))
+        ) | set(
+            session.scalars(
+                select(FeedLogRow.feed_key).where(FeedLogRow.article_id == article_id).distinct()
+            )
         )
         session.execute(delete(FeedEntry).where(FeedEntry.article_id == article_id))
         row.status = "withdrawn"
         row.published_version = None
     ctx.artifacts.delete(keys.page_artifact(article_id))
-    for feed_key in old_keys:
+    return sorted(feed_keys)
+
+
+def withdraw_from_archives(ctx: RenderContext, article_id: str, feed_keys: list[str]) -> None:
+    for feed_key in feed_keys:
         _rewrite_archive_pages(ctx, feed_key, article_id)
-    return sorted(old_keys)
 
 
 def _rewrite_archive_pages(ctx: RenderContext, feed_key: str, article_id: str) -> None:
@@ -308,14 +330,28 @@ def _put_feeds(ctx: RenderContext, docs: dict[str, bytes]) -> list[str]:
     sibling only if it decodes to the current file: services/feed/fastpath.py)."""
     written = {key: data for key, data in docs.items() if ctx.artifacts.get(key) != data}
     ctx.artifacts.put_many(written)
+    # A crash between the two writes leaves a feed whose siblings are the previous version's;
+    # its bytes no longer change, so they are made again here when missing or older.
+    behind = {
+        key: data for key, data in docs.items() if key in written or _siblings_behind(ctx, key)
+    }
     ctx.artifacts.put_many(
         {
             f"{key}.{suffix}": packed
-            for key, data in written.items()
+            for key, data in behind.items()
             for suffix, packed in compress.siblings(data).items()
         }
     )
     return list(written)
+
+
+def _siblings_behind(ctx: RenderContext, key: str) -> bool:
+    plain = ctx.artifacts.info(key)
+    for suffix in compress.ENCODINGS:
+        sibling = ctx.artifacts.info(f"{key}.{suffix}")
+        if plain is None or sibling is None or sibling.mtime < plain.mtime:
+            return True
+    return False
 
 
 def feed_title(site: str, feed_key: str) -> str:
@@ -343,10 +379,13 @@ class _ArchivePage(NamedTuple):
 def _published_newest_first(session: Session, article_ids: list[str]) -> list[ArticleRow]:
     """The published rows of these log entries, newest first, each article once."""
     newest_first = list(dict.fromkeys(reversed(article_ids)))
+    # Published, not just in status "published": an article whose update is being processed
+    # (or failed) is still live in its published version, and a page rewritten then must
+    # keep it. A withdrawn article has no published version.
     rows = {
         r.id: r
         for r in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(newest_first)))
-        if r.status == "published"
+        if r.published_version is not None
     }
     return [rows[a] for a in newest_first if a in rows]
 

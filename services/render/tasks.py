@@ -29,7 +29,14 @@ from shared.tasknames import (
 
 log = logging.getLogger(__name__)
 
-TRANSIENT = (OperationalError, redis.ConnectionError, redis.TimeoutError, FetchTransient)
+# LockError: a feed's lock was not had in time (another rebuild held it); try again later.
+TRANSIENT = (
+    OperationalError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.LockError,
+    FetchTransient,
+)
 RETRY = {
     "autoretry_for": TRANSIENT,
     "retry_backoff": 2,
@@ -103,14 +110,18 @@ def add_avif(self: Task, article_id: str, version: int) -> None:
 
 
 def withdraw(self: Task, article_id: str, version: int) -> None:
-    _rebuild(self, services.withdraw(self.app.newsflow, article_id, version))
+    feed_keys = services.withdraw(self.app.newsflow, article_id, version)
+    # The current feeds first: they are what readers poll; the archive pages after.
+    _rebuild(self, feed_keys)
+    services.withdraw_from_archives(self.app.newsflow, article_id, feed_keys)
 
 
 def rebuild_feed(self: Task, feed_key: str) -> int:
     rebuilt = services.rebuild_feed(self.app.newsflow, feed_key)
-    if rebuilt.changed and notify.worth_notifying(self.app.newsflow, feed_key):
+    if rebuilt.changed:
         try:
-            _send(self, TASK_NOTIFY_FEED, feed_key, rebuilt.changed)
+            if notify.worth_notifying(self.app.newsflow, feed_key):
+                _send(self, TASK_NOTIFY_FEED, feed_key, rebuilt.changed)
         except Exception:
             # The feed is written either way; a rerun would find the bytes unchanged and send
             # nothing, so retrying the rebuild would not bring the notification back.

@@ -86,8 +86,7 @@ class ArticleView:
     image_order: list[str] = field(default_factory=list)
     base: str = ""  # the public base URL its URLs were made absolute with
 
-    # Made once per view: every feed format, and every rebuild that finds the view in the
-    # worker's cache (render.viewcache), uses the same strings.
+    # Made once per view: every feed format of a rebuild uses the same strings.
     @cached_property
     def feed_html(self) -> str:
         return feed_content(self, self.base)

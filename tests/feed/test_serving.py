@@ -115,6 +115,25 @@ def test_a_withdrawn_article_leaves_the_archive_pages_it_was_in(stack):
         assert ids[1].encode() in body and ids[2].encode() in body
 
 
+def test_a_withdrawal_reaches_the_archive_of_a_feed_the_article_had_left(stack):
+    # Archived in region S, moved to region T by an update, then withdrawn: S's archive page
+    # must lose it too, though the article is no longer a member of S.
+    old, new = f"旧区{uuid.uuid4().hex[:6]}", f"新区{uuid.uuid4().hex[:6]}"
+    guids = [f"moved-{uuid.uuid4().hex}" for _ in range(3)]
+    ids = [published(stack, guid=g, places=[{"name": old}]) for g in guids]
+    page = requests.utils.quote(f"/feeds/region/{old}/archive/1.atom")
+    stack.wait_feed(page, lambda b: all(i.encode() in b for i in ids))
+    moved = stack.post(article(guid=guids[0], places=[{"name": new}]))
+    assert moved.json()["version"] == 2
+    stack.wait_feed(
+        requests.utils.quote(f"/feeds/region/{new}.atom"), lambda b: ids[0].encode() in b
+    )
+    stack.post(article(guid=guids[0], places=[{"name": new}], pubStatus="canceled"))
+    stack.wait_status(ids[0], "withdrawn")
+    body = stack.wait_feed(page, lambda b: ids[0].encode() not in b)
+    assert ids[1].encode() in body and ids[2].encode() in body
+
+
 def test_an_archive_page_links_the_next_one_once_it_exists(stack):
     # RFC 5005 next-archive: the oldest page has no prev-archive, so without it the W3C
     # validator warns "Archive incomplete".

@@ -97,8 +97,13 @@ def test_ctrl_c_in_a_terminal_stops_every_process_it_started(tmp_path):
     # A group of its own, as a shell gives a foreground job.
     proc, _output, feed = start_up(tmp_path, start_new_session=True)
     try:
+        # redis, worker + 2, relay, ingest + 2, feed + 2 (workers may still be forking)
+        deadline = time.monotonic() + 20
         tree = psutil.Process(proc.pid).children(recursive=True)
-        assert len(tree) >= 7  # redis, worker + 2, relay, ingest + 2, feed + 2
+        while len(tree) < 10 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            tree = psutil.Process(proc.pid).children(recursive=True)
+        assert len(tree) >= 7
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=60) == 0
         _gone, alive = psutil.wait_procs(tree, timeout=20)
