@@ -127,6 +127,18 @@ def default_session() -> requests.Session:
     return session
 
 
+def chunks(resp: requests.Response) -> Iterable[bytes]:
+    """A streamed body as it arrives."""
+    raw = resp.raw
+    if isinstance(raw, RawResponse) and hasattr(raw, "read1"):  # urllib3 2.x
+        # read1 makes at most one socket read, so a caller's deadline is looked at whenever
+        # bytes arrive; iter_content would wait for a whole 64 KiB chunk to drip in.
+        while chunk := raw.read1(CHUNK, decode_content=True):
+            yield chunk
+    else:
+        yield from resp.iter_content(CHUNK)
+
+
 @dataclass
 class Fetcher:
     max_bytes: int
@@ -214,17 +226,6 @@ class Fetcher:
         if time.monotonic() > deadline:
             raise FetchTransient(f"{url} took longer than {self.total_timeout:g}s")
 
-    @staticmethod
-    def _chunks(resp: requests.Response) -> Iterable[bytes]:
-        raw = resp.raw
-        if isinstance(raw, RawResponse) and hasattr(raw, "read1"):  # urllib3 2.x
-            # read1 makes at most one socket read, so the deadline is looked at whenever
-            # bytes arrive; iter_content would wait for a whole 64 KiB chunk to drip in.
-            while chunk := raw.read1(CHUNK, decode_content=True):
-                yield chunk
-        else:
-            yield from resp.iter_content(CHUNK)
-
     def _body(self, url: str, resp: requests.Response, deadline: float) -> bytes:
         if resp.status_code >= 500 or resp.status_code == 429:
             raise FetchTransient(f"{url} answered {resp.status_code}")
@@ -233,17 +234,17 @@ class Fetcher:
         declared = resp.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
             raise FetchRefused(f"{url} is {declared} bytes, over the {self.max_bytes}-byte limit")
-        chunks, total = [], 0
+        parts, total = [], 0
         try:
-            for chunk in self._chunks(resp):
+            for chunk in chunks(resp):
                 self._check_deadline(url, deadline)
                 total += len(chunk)
                 if total > self.max_bytes:
                     raise FetchRefused(f"{url} sent more than the {self.max_bytes}-byte limit")
-                chunks.append(chunk)
+                parts.append(chunk)
         except (DecodeError, requests.exceptions.ContentDecodingError) as exc:
             raise FetchRefused(f"{url} sent a body that cannot be decoded ({exc})") from None
         except (urllib3.exceptions.HTTPError, requests.RequestException) as exc:
             # a timeout, a reset, or a body cut short (ProtocolError, ChunkedEncodingError)
             raise FetchTransient(f"reading {url} failed: {type(exc).__name__}") from None
-        return b"".join(chunks)
+        return b"".join(parts)

@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
@@ -32,7 +33,14 @@ from sqlalchemy import delete, select
 from render import view
 from render.context import RenderContext
 from render.feeds import CONTENT_TYPES
-from render.fetch import Fetcher, FetchRefused, FetchTransient, Resolver, system_resolver
+from render.fetch import (
+    Fetcher,
+    FetchRefused,
+    FetchTransient,
+    Resolver,
+    chunks,
+    system_resolver,
+)
 from shared import keys
 from shared.models import WebSubSubscription, utcnow
 from shared.settings import Settings
@@ -43,6 +51,7 @@ HUB_PATH = "/hub"
 TIMEOUT = (3.0, 10.0)  # connect, read
 USER_AGENT = "newsflow-websub/1 (+https://www.w3.org/TR/websub/)"
 MAX_CHALLENGE_REPLY = 4096
+REPLY_DEADLINE_S = 10.0  # for the whole challenge reply, on top of each read's timeout
 
 
 class NotifyTransient(RuntimeError):
@@ -165,12 +174,18 @@ def _caller(ctx: RenderContext, resolver: Resolver) -> Fetcher:
     )
 
 
-def _read_some(resp: requests.Response, limit: int) -> bytes:
+def _read_some(resp: requests.Response, limit: int) -> bytes | None:
+    """At most ``limit`` bytes (+ one read) of the reply, or None if it takes longer than
+    REPLY_DEADLINE_S: a subscriber dripping a byte at a time, each within the read timeout,
+    must not hold a worker process for hours."""
+    deadline = time.monotonic() + REPLY_DEADLINE_S
     data = b""
-    for chunk in resp.iter_content(1024):
+    for chunk in chunks(resp):
         data += chunk
         if len(data) > limit:
             break
+        if time.monotonic() > deadline:
+            return None
     return data
 
 
@@ -220,6 +235,9 @@ def verify(
             reply = _read_some(resp, MAX_CHALLENGE_REPLY)
         except requests.RequestException as exc:
             raise NotifyTransient(f"reading {callback} failed: {type(exc).__name__}") from None
+    if reply is None:
+        log.warning("websub %s for %s: %s answered too slowly", mode, topic, callback)
+        return False
     if not (200 <= status < 300 and reply.strip() == challenge.encode()):
         log.info("websub %s for %s not confirmed by %s (status %s)", mode, topic, callback, status)
         return False

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import socket
 import threading
 import time
 import uuid
@@ -396,6 +397,50 @@ def test_a_callback_is_called_on_the_address_its_check_resolved(httpserver):
     assert request.headers["Host"] == f"cb.test:{httpserver.port}"
     assert request.args["id"] == "1" and request.args["hub.mode"] == "subscribe"
     assert lookups == ["cb.test"]
+
+
+@pytest.fixture
+def dripping_callback():
+    """A subscriber that answers 200 and then sends its body one byte every 0.2 s, each
+    byte well within the read timeout, for as long as the connection stays open."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4000\r\n\r\n")
+                try:
+                    while not stop.is_set():
+                        conn.sendall(b"x")
+                        time.sleep(0.2)
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join(timeout=5)
+    server.close()
+
+
+def test_a_subscriber_dripping_its_reply_does_not_hold_the_worker(dripping_callback, monkeypatch):
+    monkeypatch.setattr(notify, "REPLY_DEADLINE_S", 1.0, raising=False)
+    started = time.monotonic()
+    verified = notify.verify(
+        worker_ctx(allow_hosts={"cb.test"}), "subscribe", "all", "atom",
+        f"{BASE}/feeds/all.atom", f"http://cb.test:{dripping_callback}/x", 3600, None,
+        resolver=loopback,
+    )  # fmt: skip
+    assert verified is False
+    assert time.monotonic() - started < 5  # not the 4,000 bytes x 0.2 s it would drip
 
 
 def test_a_rebuild_notifies_only_when_someone_is_told(tmp_path):
