@@ -69,6 +69,11 @@ class ArticleRow(Base):
     published_at: Mapped[datetime | None]
     # The version whose artifacts are live; a late task for an older version never lowers it.
     published_version: Mapped[int | None] = mapped_column(Integer)
+    # The live version's document and pictures, as published: feeds are written from these,
+    # so an update being processed (``doc``/``media`` already the new version's) never shows
+    # in a feed before it is published. None for rows published before migration 0004.
+    published_doc: Mapped[dict[str, Any] | None]
+    published_media: Mapped[dict[str, Any] | None]
 
 
 class FeedEntry(Base):

@@ -102,6 +102,8 @@ def add_avif(ctx: RenderContext, article_id: str, version: int) -> bool:
         if row is None:
             return False
         row.media = updated
+        if row.published_version == version:
+            row.published_media = updated
     _render_page(ctx, article_id, version)
     return True
 
@@ -240,6 +242,7 @@ def publish_page(ctx: RenderContext, article_id: str, version: int) -> Published
         row.status = "published"
         row.status_reason = None
         row.published_version = version
+        row.published_doc, row.published_media = row.doc, row.media
         row.published_at = row.published_at or utcnow()
     return Published(sorted(old_keys | set(new_keys)), pictures)
 
@@ -261,6 +264,7 @@ def withdraw(ctx: RenderContext, article_id: str, version: int) -> list[str]:
         session.execute(delete(FeedEntry).where(FeedEntry.article_id == article_id))
         row.status = "withdrawn"
         row.published_version = None
+        row.published_doc = row.published_media = None
     ctx.artifacts.delete(keys.page_artifact(article_id))
     return sorted(feed_keys)
 
@@ -475,7 +479,14 @@ def _write_feed(
     s = ctx.settings
     base = s.public_base_url
     entries = [
-        view.build(r.id, r.published_version or r.version, r.doc, r.media, r.first_created, base)
+        view.build(
+            r.id,
+            r.published_version or r.version,
+            r.published_doc or r.doc,
+            r.media if r.published_doc is None else (r.published_media or {}),
+            r.first_created,
+            base,
+        )
         for r in rows
     ]
     languages = {e.language for e in entries}

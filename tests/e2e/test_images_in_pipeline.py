@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 
 import pytest
 import requests
+from werkzeug import Response
 
 from render.images import AVIF_AVAILABLE
 from tests.conftest import FIXTURES, SEED
@@ -113,3 +115,38 @@ def test_a_truncated_upload_is_refused_with_a_reason(stack):
     article_id = stack.post(with_picture(uri)).json()["id"]
     info = stack.wait_status(article_id, "published")
     assert "truncated" in info["images"]["img1"]["reason"]
+
+
+def test_an_update_in_progress_never_shows_in_a_feed_before_it_is_published(stack, httpserver):
+    # Version 2 waits for a slow picture; meanwhile another article rebuilds the same feed,
+    # which must still show version 1's headline (and version 2's once it is published).
+    region = f"慢图{time.monotonic_ns()}"
+    guid = f"slow-update-{time.monotonic_ns()}"
+    first = stack.post(article(guid=guid, headlines=[{"value": "第一版标题"}],
+                               places=[{"name": region}]))  # fmt: skip
+    article_id = first.json()["id"]
+    stack.wait_status(article_id, "published", version=1)
+    asked, release = threading.Event(), threading.Event()
+
+    def slow_picture(_request):
+        asked.set()
+        release.wait(timeout=20)
+        return Response((FIXTURES / "images" / "coffee.jpg").read_bytes(), 200,
+                        content_type="image/jpeg")  # fmt: skip
+
+    httpserver.expect_request("/slow.jpg").respond_with_handler(slow_picture)
+    uri = f"http://127.0.0.1:{httpserver.port}/slow.jpg"
+    second = stack.post(with_picture(uri, guid=guid, headlines=[{"value": "第二版标题"}],
+                                     places=[{"name": region}]))  # fmt: skip
+    assert second.json()["version"] == 2
+    try:
+        assert asked.wait(timeout=30), "the worker never fetched the picture"
+        other = stack.post(article(places=[{"name": region}])).json()["id"]
+        feed = requests.utils.quote(f"/feeds/region/{region}.atom")
+        body = stack.wait_feed(feed, lambda b: other.encode() in b)
+        assert "第一版标题".encode() in body
+        assert "第二版标题".encode() not in body
+    finally:
+        release.set()
+    stack.wait_status(article_id, "published", version=2)
+    stack.wait_feed(feed, lambda b: "第二版标题".encode() in b and "第一版标题".encode() not in b)

@@ -1,0 +1,25 @@
+"""published snapshot: the live version's document and pictures
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-24 20:45:00.000000
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0004'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column('articles', sa.Column('published_doc', sa.JSON(), nullable=True))
+    op.add_column('articles', sa.Column('published_media', sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column('articles', 'published_media')
+    op.drop_column('articles', 'published_doc')
