@@ -94,7 +94,12 @@ class FeedLogRow(Base):
     (RFC 5005) are fixed blocks of this log, so a page never changes once it is full."""
 
     __tablename__ = "feed_log"
-    __table_args__ = (Index("ix_feed_log_feed_id", "feed_key", "id"),)
+    __table_args__ = (
+        Index("ix_feed_log_feed_id", "feed_key", "id"),
+        # A withdrawal looks up every feed an article was ever logged in (rare, but the log
+        # only grows).
+        Index("ix_feed_log_article", "article_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     feed_key: Mapped[str] = mapped_column(String(300))

@@ -1,4 +1,4 @@
-"""published snapshot: the live version's document and pictures
+"""published snapshot: the live version's document and pictures; feed log by article
 
 Revision ID: 0004
 Revises: 0003
@@ -18,8 +18,10 @@ depends_on = None
 def upgrade() -> None:
     op.add_column('articles', sa.Column('published_doc', sa.JSON(), nullable=True))
     op.add_column('articles', sa.Column('published_media', sa.JSON(), nullable=True))
+    op.create_index('ix_feed_log_article', 'feed_log', ['article_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_feed_log_article', table_name='feed_log')
     op.drop_column('articles', 'published_media')
     op.drop_column('articles', 'published_doc')
