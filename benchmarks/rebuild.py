@@ -13,7 +13,7 @@ documents, see benchmarks/serve.py) and their feed_entries rows (``all``, a regi
 source feed, so 3N rows). Then, with the worker's own code on that store:
 
 - ``newest_entries(session, "all", 50)``, the indexed range scan on (feed_key, sort_at);
-- ``render.services.rebuild_feed(ctx, "all")``, the whole task: query, view models, RSS +
+- ``render.feedbuild.rebuild_feed(ctx, "all")``, the whole task: query, view models, RSS +
   Atom + JSON Feed, .br/.gz siblings, channel page, atomic writes (the feed files are
   removed before each run, so each one writes and compresses, as a rebuild after a
   publication does).
@@ -189,7 +189,7 @@ def postgres_database(admin_url: str):
 
 def plan(ctx) -> str:
     """How the store runs the feed query (it must be an index range scan)."""
-    from render.services import newest_entries  # noqa: F401  (the query below is its first)
+    from render.feedbuild import newest_entries  # noqa: F401  (the query below is its first)
 
     sql = (
         "SELECT article_id FROM feed_entries WHERE feed_key = 'all' "
@@ -205,7 +205,7 @@ def plan(ctx) -> str:
 
 def measure(url: str, data_dir: Path, redis_url: str, runs: int) -> dict[str, float]:
     from render.context import RenderContext
-    from render.services import newest_entries, rebuild_feed
+    from render.feedbuild import newest_entries, rebuild_feed
     from shared.settings import Settings
 
     settings = Settings.from_env(
@@ -243,8 +243,8 @@ def stages(url: str, data_dir: Path, redis_url: str, runs: int) -> dict[str, flo
     """Where a rebuild's time goes: the same steps rebuild_feed takes, timed one by one."""
     from render import compress, pages, view
     from render.context import RenderContext
+    from render.feedbuild import feed_links, feed_title, newest_entries
     from render.feeds import WRITERS, FeedView
-    from render.services import _feed_links, feed_title, newest_entries
     from shared.settings import Settings
 
     settings = Settings.from_env(
@@ -290,7 +290,7 @@ def stages(url: str, data_dir: Path, redis_url: str, runs: int) -> dict[str, flo
                 {f"feeds/bench.{fmt}.{suffix}": packed for suffix, packed in data_gz.items()}
             )
             t = lap("atomic writes (9 files, fsync, put_many as the worker)", t)
-        links = _feed_links(base, [FEED], fv.title)
+        links = feed_links(base, [FEED], fv.title)
         page = pages.render_channel(ctx.jinja, fv.title, entries, links, base, "newsflow")
         ctx.artifacts.put("pages/bench.html", page.encode())
         t = lap("channel page", t)

@@ -187,7 +187,7 @@ def atom_feed(n: int = 50, base: str = "http://127.0.0.1:8002", maker: ArticleMa
 
 
 def write_artifacts(artifacts: Path, data: bytes) -> dict[str, int]:
-    """feeds/all.atom with its siblings, as render.services._put_feed writes them."""
+    """feeds/all.atom with its siblings, as render.feedbuild._put_feeds writes them."""
     from render import compress
     from shared.artifacts import LocalArtifactStore
 

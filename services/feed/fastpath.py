@@ -92,7 +92,7 @@ def accepted_codings(header: str) -> set[str]:
 def _sibling_of(path: str, coding: str, body: bytes) -> bytes | None:
     """The compressed sibling if it holds exactly ``body``, else None.
 
-    The worker writes a feed before its siblings (render.services._put_feeds), so for a
+    The worker writes a feed before its siblings (render.feedbuild._put_feeds), so for a
     moment the siblings on disk are the previous version's; a stale sibling served under
     the new ETag would be a wrong answer that caches keep. Decoding costs about a millisecond
     per feed version and process, never per request. Until the siblings catch up the new

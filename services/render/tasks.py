@@ -13,7 +13,7 @@ import redis
 from celery import Celery, Task
 from sqlalchemy.exc import OperationalError
 
-from render import coalesce, images, notify, services
+from render import coalesce, feedbuild, images, notify, services
 from render.fetch import FetchTransient
 from shared.tasknames import (
     TASK_IMAGES_AVIF,
@@ -117,7 +117,7 @@ def withdraw(self: Task, article_id: str, version: int) -> None:
 
 
 def rebuild_feed(self: Task, feed_key: str) -> int:
-    rebuilt = services.rebuild_feed(self.app.newsflow, feed_key)
+    rebuilt = feedbuild.rebuild_feed(self.app.newsflow, feed_key)
     if rebuilt.changed:
         try:
             if notify.worth_notifying(self.app.newsflow, feed_key):

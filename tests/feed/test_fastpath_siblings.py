@@ -1,6 +1,6 @@
 """The fast path never serves a compressed sibling that is not the current feed.
 
-The worker writes a feed before its siblings (render.services._put_feeds), so there is a
+The worker writes a feed before its siblings (render.feedbuild._put_feeds), so there is a
 moment when the .br/.gz on disk are the previous version's. These tests stage that moment
 on disk and call the WSGI layer directly, as granian would.
 """

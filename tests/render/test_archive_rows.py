@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from render import services
+from render import feedbuild
 from shared import migrate
 from shared.db import make_engine, make_sessionmaker
 from shared.models import ArticleRow, FeedLogRow
@@ -43,5 +43,5 @@ def test_a_page_rewritten_during_an_update_keeps_the_article(sessions):
         session.add_all(FeedLogRow(feed_key="all", article_id=a, version=1) for a in "abcd")
     ctx = SimpleNamespace(settings=SimpleNamespace(archive_page_size=4))
     with sessions() as session:
-        rows = services._page_rows(ctx, session, "all", 1)
+        rows = feedbuild._page_rows(ctx, session, "all", 1)
     assert [r.id for r in rows] == ["c", "b", "a"]  # newest first; the withdrawn one gone

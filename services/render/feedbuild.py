@@ -1,0 +1,304 @@
+"""Feed documents from the store: the subscription documents (every format, their
+``.br``/``.gz`` siblings and the channel page) and their RFC 5005 archive pages.
+
+``rebuild_feed`` is the worker's rebuild task body; ``rewrite_archive_pages`` is how a
+withdrawal reaches the archive pages. The writers themselves are pure (render.feeds).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import NamedTuple
+from urllib.parse import quote
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from render import coalesce, compress, pages, view
+from render.context import RenderContext
+from render.feeds import WRITERS, FeedView
+from shared import keys
+from shared.models import ArticleRow, FeedEntry, FeedLogRow
+
+
+def feed_links(base: str, feed_keys: list[str], title: str) -> list[pages.FeedLink]:
+    links = []
+    for key in feed_keys:
+        label = title if key == keys.FEED_ALL else key.split("/", 1)[1]
+        links += [
+            pages.FeedLink(
+                f"{label} (Atom)", view.feed_url(base, key, "atom"), "application/atom+xml"
+            ),
+            pages.FeedLink(
+                f"{label} (RSS)", view.feed_url(base, key, "rss"), "application/rss+xml"
+            ),
+            pages.FeedLink(
+                f"{label} (JSON Feed)", view.feed_url(base, key, "json"), "application/feed+json"
+            ),
+        ]
+    return links
+
+
+def rewrite_archive_pages(ctx: RenderContext, feed_key: str, article_id: str) -> None:
+    """A withdrawn article leaves the archive pages it was in as well. RFC 5005 archive
+    pages are meant never to change, and are served as immutable; a withdrawal (a legal
+    takedown, an error) is the exception: the origin drops it at once, and a CDN in front
+    must be purged of the pages (docs/operations.md)."""
+    size = ctx.settings.archive_page_size
+    with ctx.redis.lock(f"newsflow:lock:feed:{feed_key}", timeout=300, blocking_timeout=120):
+        stored = ctx.artifacts.get(_archive_index_key(feed_key))
+        index = json.loads(stored) if stored else {"pages": 0, "boundary": 0}
+        with ctx.readers() as session:
+            logged = session.scalars(
+                select(FeedLogRow.id).where(
+                    FeedLogRow.feed_key == feed_key,
+                    FeedLogRow.article_id == article_id,
+                    FeedLogRow.id <= index["boundary"],
+                )
+            ).all()
+            pages = {}
+            for log_id in logged:
+                # Page n holds the log's rows (n-1)*size+1 .. n*size for this feed.
+                rank = session.scalar(
+                    select(func.count()).where(
+                        FeedLogRow.feed_key == feed_key, FeedLogRow.id <= log_id
+                    )
+                )
+                number = (rank - 1) // size + 1
+                if number not in pages:
+                    pages[number] = _page_rows(ctx, session, feed_key, number)
+        for number, rows in sorted(pages.items()):
+            _write_feed(ctx, feed_key, rows, page=number, newer=number < index["pages"])
+
+
+def newest_entries(session: Session, feed_key: str, limit: int) -> list[ArticleRow]:
+    """One indexed range scan on (feed_key, sort_at): cost independent of the store's size."""
+    ids = (
+        session.execute(
+            select(FeedEntry.article_id)
+            .where(FeedEntry.feed_key == feed_key)
+            .order_by(FeedEntry.sort_at.desc(), FeedEntry.article_id.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+    if not ids:
+        return []
+    rows = {r.id: r for r in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(ids)))}
+    return [rows[i] for i in ids if i in rows]
+
+
+def _put_feeds(ctx: RenderContext, docs: dict[str, bytes]) -> list[str]:
+    """Write the feed files whose bytes changed (unchanged ones keep their validators for
+    pollers), then their .br/.gz siblings; returns the keys written.
+
+    The plain files go first so that a new feed is served as soon as it exists: compressing
+    three ~190 KiB documents is a third of a rebuild, and an article should not wait for it.
+    Until its siblings land, the feed service serves the new bytes uncompressed (it serves a
+    sibling only if it decodes to the current file: services/feed/fastpath.py)."""
+    written = {key: data for key, data in docs.items() if ctx.artifacts.get(key) != data}
+    ctx.artifacts.put_many(written)
+    # A crash between the two writes leaves a feed whose siblings are the previous version's;
+    # its bytes no longer change, so they are made again here when missing or older.
+    behind = {
+        key: data for key, data in docs.items() if key in written or _siblings_behind(ctx, key)
+    }
+    ctx.artifacts.put_many(
+        {
+            f"{key}.{suffix}": packed
+            for key, data in behind.items()
+            for suffix, packed in compress.siblings(data).items()
+        }
+    )
+    return list(written)
+
+
+def _siblings_behind(ctx: RenderContext, key: str) -> bool:
+    plain = ctx.artifacts.info(key)
+    for suffix in compress.ENCODINGS:
+        sibling = ctx.artifacts.info(f"{key}.{suffix}")
+        if plain is None or sibling is None or sibling.mtime < plain.mtime:
+            return True
+    return False
+
+
+def feed_title(site: str, feed_key: str) -> str:
+    if feed_key == keys.FEED_ALL:
+        return site
+    return f"{feed_key.split('/', 1)[1]} · {site}"
+
+
+class Rebuilt(NamedTuple):
+    entries: int
+    changed: list[str]  # the formats whose bytes changed (what WebSub tells subscribers about)
+
+
+def _archive_index_key(feed_key: str) -> str:
+    # A dot name: bookkeeping, never served (the feed service skips dot files).
+    return f"feeds/{keys.archive_feed(feed_key, 0).rsplit('/', 1)[0]}/.index.json"
+
+
+class _ArchivePage(NamedTuple):
+    number: int
+    rows: list[ArticleRow]  # newest first
+    boundary: int  # the id of its newest feed-log row
+
+
+def _published_newest_first(session: Session, article_ids: list[str]) -> list[ArticleRow]:
+    """The published rows of these log entries, newest first, each article once."""
+    newest_first = list(dict.fromkeys(reversed(article_ids)))
+    # Published, not just in status "published": an article whose update is being processed
+    # (or failed) is still live in its published version, and a page rewritten then must
+    # keep it. A withdrawn article has no published version.
+    rows = {
+        r.id: r
+        for r in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(newest_first)))
+        if r.published_version is not None
+    }
+    return [rows[a] for a in newest_first if a in rows]
+
+
+def _page_rows(ctx: RenderContext, session: Session, feed_key: str, number: int) -> list:
+    """Archive page ``number``'s rows again: the log's rows (n-1)*size+1 .. n*size."""
+    size = ctx.settings.archive_page_size
+    ids = session.execute(
+        select(FeedLogRow.article_id)
+        .where(FeedLogRow.feed_key == feed_key)
+        .order_by(FeedLogRow.id)
+        .offset((number - 1) * size)
+        .limit(size)
+    ).scalars()
+    return _published_newest_first(session, list(ids))
+
+
+def _filled_pages(
+    ctx: RenderContext, session: Session, feed_key: str
+) -> tuple[list[_ArchivePage], _ArchivePage | None]:
+    """The archive pages that have filled since the last rebuild, and, when there are any,
+    the newest page written before them (it gets its ``next-archive`` link now). A page is
+    the next ``archive_page_size`` rows of the feed log after the previous page's last row,
+    found with one index range scan (no count)."""
+    size = ctx.settings.archive_page_size
+    stored = ctx.artifacts.get(_archive_index_key(feed_key))
+    index = json.loads(stored) if stored else {"pages": 0, "boundary": 0}
+    number, boundary, filled = index["pages"], index["boundary"], []
+    while True:
+        ids = session.execute(
+            select(FeedLogRow.id, FeedLogRow.article_id)
+            .where(FeedLogRow.feed_key == feed_key, FeedLogRow.id > boundary)
+            .order_by(FeedLogRow.id)
+            .limit(size)
+        ).all()
+        if len(ids) < size:
+            break
+        number, boundary = number + 1, ids[-1][0]
+        rows = _published_newest_first(session, [a for _, a in ids])
+        filled.append(_ArchivePage(number, rows, boundary))
+    before = None
+    if filled and index["pages"]:
+        n = index["pages"]
+        before = _ArchivePage(n, _page_rows(ctx, session, feed_key, n), index["boundary"])
+    return filled, before
+
+
+def _write_archive_pages(
+    ctx: RenderContext, feed_key: str, filled: list[_ArchivePage], before: _ArchivePage | None
+) -> int:
+    """Write the filled pages, oldest first: each page, then the page before it again with
+    a ``next-archive`` link to it, then the index that counts it. Returns how many full
+    pages there are.
+
+    RFC 5005 lets an archive page link the next newer one (``next-archive``); the W3C
+    validator warns about an archive page with neither that nor ``prev-archive``, which
+    the oldest page always is. The next page does not exist when a page is written, so a
+    page gets that one link once, when the next page fills; its entries never change."""
+    stored = ctx.artifacts.get(_archive_index_key(feed_key))
+    pages_now = json.loads(stored)["pages"] if stored else 0
+    previous = before
+    for page in filled:
+        _write_feed(ctx, feed_key, page.rows, page=page.number)
+        if previous is not None:
+            _write_feed(ctx, feed_key, previous.rows, page=previous.number, newer=True)
+        index = {"pages": page.number, "boundary": page.boundary}
+        ctx.artifacts.put(_archive_index_key(feed_key), json.dumps(index).encode())
+        pages_now, previous = page.number, page
+    return pages_now
+
+
+def _urls(base: str, feed_key: str) -> dict[str, str]:
+    return {fmt: view.feed_url(base, feed_key, fmt) for fmt in WRITERS}
+
+
+def _write_feed(
+    ctx: RenderContext,
+    feed_key: str,
+    rows: list[ArticleRow],
+    page: int | None,
+    archived: int = 0,
+    newer: bool = False,
+) -> tuple[FeedView, list[str]]:
+    """One feed document in every format: the subscription document (``page`` None) with a
+    link to the newest of ``archived`` archive pages, or archive page ``page`` (linking the
+    next newer page when ``newer``)."""
+    s = ctx.settings
+    base = s.public_base_url
+    entries = [
+        view.build(
+            r.id,
+            r.published_version or r.version,
+            r.published_doc or r.doc,
+            r.media if r.published_doc is None else (r.published_media or {}),
+            r.first_created,
+            base,
+        )
+        for r in rows
+    ]
+    languages = {e.language for e in entries}
+    title = feed_title(s.feed_title, feed_key)
+    home = f"{base}/" if feed_key == keys.FEED_ALL else f"{base}/{quote(feed_key)}"
+    key = feed_key if page is None else keys.archive_feed(feed_key, page)
+    older = archived if page is None else page - 1
+    fv = FeedView(
+        key=key,
+        title=title if page is None else f"{title} ({page})",
+        description=f"{title}: the newest {s.feed_size} articles",
+        language=languages.pop() if len(languages) == 1 else None,
+        home_url=home,
+        self_urls=_urls(base, key),
+        id_authority=s.tag_authority,
+        site=s.feed_title,
+        base=base,
+        entries=entries,
+        hub_url=s.websub_hub_url if page is None else None,
+        prev_archive_urls=_urls(base, keys.archive_feed(feed_key, older)) if older else None,
+        current_urls=_urls(base, feed_key) if page is not None else None,
+        next_archive_urls=_urls(base, keys.archive_feed(feed_key, page + 1))
+        if page is not None and newer
+        else None,
+    )
+    docs = {keys.feed_artifact(key, fmt): write(fv) for fmt, write in WRITERS.items()}
+    written = set(_put_feeds(ctx, docs))
+    return fv, [fmt for fmt in WRITERS if keys.feed_artifact(key, fmt) in written]
+
+
+def rebuild_feed(ctx: RenderContext, feed_key: str) -> Rebuilt:
+    """Every format of one feed and its channel page, from the newest entries."""
+    s = ctx.settings
+    base = s.public_base_url
+    # One rebuild of a feed at a time: the one that runs last read the newest state, so an
+    # older state can never land over a newer one.
+    with ctx.redis.lock(f"newsflow:lock:feed:{feed_key}", timeout=300, blocking_timeout=120):
+        coalesce.begin_rebuild(ctx.redis, feed_key)  # before reading: see render.coalesce
+        # Read everything first and let the session go: the writes below (rendering,
+        # compression, fsync) need no database.
+        with ctx.readers() as session:
+            rows = newest_entries(session, feed_key, s.feed_size)
+            filled, before = _filled_pages(ctx, session, feed_key)
+        archived = _write_archive_pages(ctx, feed_key, filled, before)
+        fv, changed = _write_feed(ctx, feed_key, rows, page=None, archived=archived)
+        entries, title = fv.entries, fv.title
+        links = feed_links(base, [feed_key], title)
+        page = pages.render_channel(ctx.jinja, title, entries, links, base, s.feed_title)
+        ctx.artifacts.put(keys.channel_page_artifact(feed_key), page.encode("utf-8"))
+    return Rebuilt(len(entries), changed)
