@@ -45,9 +45,8 @@ def rewrite_archive_pages(ctx: RenderContext, feed_key: str, article_id: str) ->
     takedown, an error) is the exception: the origin drops it at once, and a CDN in front
     must be purged of the pages (docs/operations.md)."""
     size = ctx.settings.archive_page_size
-    with ctx.redis.lock(f"newsflow:lock:feed:{feed_key}", timeout=300, blocking_timeout=120):
-        stored = ctx.artifacts.get(_archive_index_key(feed_key))
-        index = json.loads(stored) if stored else {"pages": 0, "boundary": 0}
+    with _feed_lock(ctx, feed_key):
+        index = _archive_index(ctx, feed_key)
         with ctx.readers() as session:
             logged = session.scalars(
                 select(FeedLogRow.id).where(
@@ -134,9 +133,21 @@ class Rebuilt(NamedTuple):
     changed: list[str]  # the formats whose bytes changed (what WebSub tells subscribers about)
 
 
+def _feed_lock(ctx: RenderContext, feed_key: str):
+    """One writer of a feed's documents at a time: the rebuild that runs last read the
+    newest state, so an older state can never land over a newer one."""
+    return ctx.redis.lock(f"newsflow:lock:feed:{feed_key}", timeout=300, blocking_timeout=120)
+
+
 def _archive_index_key(feed_key: str) -> str:
     # A dot name: bookkeeping, never served (the feed service skips dot files).
     return f"feeds/{keys.archive_feed(feed_key, 0).rsplit('/', 1)[0]}/.index.json"
+
+
+def _archive_index(ctx: RenderContext, feed_key: str) -> dict:
+    """How many archive pages the feed has, and the feed-log id the newest one ends at."""
+    stored = ctx.artifacts.get(_archive_index_key(feed_key))
+    return json.loads(stored) if stored else {"pages": 0, "boundary": 0}
 
 
 class _ArchivePage(NamedTuple):
@@ -173,15 +184,13 @@ def _page_rows(ctx: RenderContext, session: Session, feed_key: str, number: int)
 
 
 def _filled_pages(
-    ctx: RenderContext, session: Session, feed_key: str
+    ctx: RenderContext, session: Session, feed_key: str, index: dict
 ) -> tuple[list[_ArchivePage], _ArchivePage | None]:
     """The archive pages that have filled since the last rebuild, and, when there are any,
     the newest page written before them (it gets its ``next-archive`` link now). A page is
     the next ``archive_page_size`` rows of the feed log after the previous page's last row,
     found with one index range scan (no count)."""
     size = ctx.settings.archive_page_size
-    stored = ctx.artifacts.get(_archive_index_key(feed_key))
-    index = json.loads(stored) if stored else {"pages": 0, "boundary": 0}
     number, boundary, filled = index["pages"], index["boundary"], []
     while True:
         ids = session.execute(
@@ -203,7 +212,11 @@ def _filled_pages(
 
 
 def _write_archive_pages(
-    ctx: RenderContext, feed_key: str, filled: list[_ArchivePage], before: _ArchivePage | None
+    ctx: RenderContext,
+    feed_key: str,
+    index: dict,
+    filled: list[_ArchivePage],
+    before: _ArchivePage | None,
 ) -> int:
     """Write the filled pages, oldest first: each page, then the page before it again with
     a ``next-archive`` link to it, then the index that counts it. Returns how many full
@@ -213,15 +226,14 @@ def _write_archive_pages(
     validator warns about an archive page with neither that nor ``prev-archive``, which
     the oldest page always is. The next page does not exist when a page is written, so a
     page gets that one link once, when the next page fills; its entries never change."""
-    stored = ctx.artifacts.get(_archive_index_key(feed_key))
-    pages_now = json.loads(stored)["pages"] if stored else 0
+    pages_now = index["pages"]
     previous = before
     for page in filled:
         _write_feed(ctx, feed_key, page.rows, page=page.number)
         if previous is not None:
             _write_feed(ctx, feed_key, previous.rows, page=previous.number, newer=True)
-        index = {"pages": page.number, "boundary": page.boundary}
-        ctx.artifacts.put(_archive_index_key(feed_key), json.dumps(index).encode())
+        counted = {"pages": page.number, "boundary": page.boundary}
+        ctx.artifacts.put(_archive_index_key(feed_key), json.dumps(counted).encode())
         pages_now, previous = page.number, page
     return pages_now
 
@@ -286,16 +298,15 @@ def rebuild_feed(ctx: RenderContext, feed_key: str) -> Rebuilt:
     """Every format of one feed and its channel page, from the newest entries."""
     s = ctx.settings
     base = s.public_base_url
-    # One rebuild of a feed at a time: the one that runs last read the newest state, so an
-    # older state can never land over a newer one.
-    with ctx.redis.lock(f"newsflow:lock:feed:{feed_key}", timeout=300, blocking_timeout=120):
+    with _feed_lock(ctx, feed_key):
         coalesce.begin_rebuild(ctx.redis, feed_key)  # before reading: see render.coalesce
+        index = _archive_index(ctx, feed_key)
         # Read everything first and let the session go: the writes below (rendering,
         # compression, fsync) need no database.
         with ctx.readers() as session:
             rows = newest_entries(session, feed_key, s.feed_size)
-            filled, before = _filled_pages(ctx, session, feed_key)
-        archived = _write_archive_pages(ctx, feed_key, filled, before)
+            filled, before = _filled_pages(ctx, session, feed_key, index)
+        archived = _write_archive_pages(ctx, feed_key, index, filled, before)
         fv, changed = _write_feed(ctx, feed_key, rows, page=None, archived=archived)
         entries, title = fv.entries, fv.title
         links = feed_links(base, [feed_key], title)
