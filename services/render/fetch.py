@@ -178,21 +178,14 @@ class Fetcher:
         for _hop in range(self.max_redirects + 1):
             pin = self.checked(url)
             self._check_deadline(url, deadline)
-            token = _PIN.set(pin)
-            try:
-                resp = self.session.get(
-                    url,
-                    stream=True,
-                    allow_redirects=False,
-                    timeout=(self.connect_timeout, self.read_timeout),
-                    headers={"User-Agent": "newsflow-image-fetcher/1", "Accept": "image/*"},
-                )
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                raise FetchTransient(f"fetching {url} failed: {type(exc).__name__}") from None
-            except requests.RequestException as exc:  # InvalidURL, InvalidHeader, ...
-                raise FetchRefused(f"fetching {url} failed: {type(exc).__name__}: {exc}") from None
-            finally:
-                _PIN.reset(token)
+            resp = self._send(
+                pin,
+                "GET",
+                url,
+                f"fetching {url}",
+                stream=True,
+                headers={"User-Agent": "newsflow-image-fetcher/1", "Accept": "image/*"},
+            )
             with resp:
                 if resp.is_redirect:
                     url = urljoin(url, resp.headers.get("Location", ""))
@@ -205,20 +198,23 @@ class Fetcher:
         callbacks: a subscriber's name must not resolve to a public address for the check
         and to an inside one for the connection). Raises FetchRefused or FetchTransient;
         the caller closes the response."""
-        pin = self.checked(url)
+        return self._send(self.checked(url), method, url, f"{method} {url}", **kwargs)
+
+    def _send(self, pin: Pin, method: str, url: str, what: str, **kwargs) -> requests.Response:
+        """One request through the pin, redirects not followed; requests' errors as ours."""
         token = _PIN.set(pin)
         try:
-            return self.session.request(
-                method,
+            # session.get / session.post: the verb's own method, which a session may wrap.
+            return getattr(self.session, method.lower())(
                 url,
                 allow_redirects=False,
                 timeout=(self.connect_timeout, self.read_timeout),
                 **kwargs,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise FetchTransient(f"{method} {url} failed: {type(exc).__name__}") from None
-        except requests.RequestException as exc:
-            raise FetchRefused(f"{method} {url} failed: {type(exc).__name__}: {exc}") from None
+            raise FetchTransient(f"{what} failed: {type(exc).__name__}") from None
+        except requests.RequestException as exc:  # InvalidURL, InvalidHeader, ...
+            raise FetchRefused(f"{what} failed: {type(exc).__name__}: {exc}") from None
         finally:
             _PIN.reset(token)
 
