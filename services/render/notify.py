@@ -18,6 +18,7 @@ tasks retry with exponential backoff; anything else is final.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import logging
@@ -241,9 +242,12 @@ def verify(
     if not (200 <= status < 300 and reply.strip() == challenge.encode()):
         log.info("websub %s for %s not confirmed by %s (status %s)", mode, topic, callback, status)
         return False
+    apply = functools.partial(
+        _apply, ctx, mode, sub_id, canonical, feed_key, fmt, callback, lease_seconds, secret,
+        asked_at,
+    )  # fmt: skip
     if requested_at is None:
-        return _apply(ctx, mode, sub_id, canonical, feed_key, fmt, callback, lease_seconds,
-                      secret, asked_at)  # fmt: skip
+        return apply()
     # One verification of a subscription applies at a time, and only if no newer request
     # for it has been applied meanwhile.
     # The lock outlives SQLite's 30 s busy timeout, so it cannot expire while _apply waits;
@@ -257,8 +261,7 @@ def verify(
         if _superseded(ctx, sub_id, requested_at):
             log.info("websub %s for %s by %s superseded by a newer one", mode, topic, callback)
             return False
-        applied = _apply(ctx, mode, sub_id, canonical, feed_key, fmt, callback, lease_seconds,
-                         secret, asked_at)  # fmt: skip
+        applied = apply()
         ctx.redis.set(_latest_key(sub_id), repr(requested_at), ex=LATEST_TTL_S)
         return applied
     finally:
