@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import click
-import requests
 
+from newsflow.partner_cli import partner
 from shared.settings import Settings
 
 
@@ -45,12 +45,16 @@ def up(demo: bool, host: str, concurrency: int) -> None:
     try:
         click.echo(f"newsflow: starting in {settings.data_dir} ...")
         stack.start()
+        key = None
         if demo:
+            from shared.partners import SCOPES
+
+            # The demo partner holds every scope, so the README's examples work as pasted.
+            key = local_key(stack.settings, "demo", list(SCOPES), ["scimall", "example"])
             files = sorted(demo_dir().glob("*.txt"))
-            results = import_files(
-                files, HttpIngest(stack.ingest_url), demo_dir() / "images", "scimall", click.echo
-            )
-            _wait_published(stack.ingest_url, [r.article_id for r in results if r.article_id])
+            client = HttpIngest(stack.ingest_url, key=key)
+            results = import_files(files, client, demo_dir() / "images", "scimall", click.echo)
+            _wait_published(client, [r.article_id for r in results if r.article_id])
         click.echo(
             "\nnewsflow is running:\n"
             f"  home page       {stack.feed_url}/\n"
@@ -58,7 +62,9 @@ def up(demo: bool, host: str, concurrency: int) -> None:
             f"  ingest API      {stack.ingest_url}/v1/articles\n"
             f"  article schema  {stack.ingest_url}/v1/schema\n"
             f"  health          {stack.ingest_url}/healthz  {stack.feed_url}/healthz\n"
-            f"  logs            {settings.data_dir}/logs/\n"
+            f"  API reference   {stack.ingest_url}/docs/\n"
+            + (f"  API key         {key}\n" if key else "")
+            + f"  logs            {settings.data_dir}/logs/\n"
             "Press Ctrl-C to stop."
         )
         while True:
@@ -85,14 +91,12 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _wait_published(ingest_url: str, ids: list[str], timeout: float = 120) -> None:
+def _wait_published(client, ids: list[str], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     pending = set(ids)
     while pending and time.monotonic() < deadline:
         for article_id in list(pending):
-            status = requests.get(f"{ingest_url}/v1/articles/{article_id}", timeout=5).json()[
-                "status"
-            ]
+            status = client.status(article_id).body["status"]
             if status in ("published", "failed", "withdrawn"):
                 pending.discard(article_id)
         time.sleep(0.2)
@@ -117,9 +121,16 @@ def _wait_published(ingest_url: str, ids: list[str], timeout: float = 120) -> No
     help="Ingest API base URL; without it, the ingest path runs in this process.",
 )
 @click.option(
+    "--key",
+    envvar="NEWSFLOW_API_KEY",
+    help="API key for --api (scope ingest:write, bound to --source); or NEWSFLOW_API_KEY.",
+)
+@click.option(
     "--source", default="scimall", show_default=True, help="Source id the articles are keyed under."
 )
-def import_(files: tuple[Path, ...], images_dir: Path | None, api: str | None, source: str) -> None:
+def import_(
+    files: tuple[Path, ...], images_dir: Path | None, api: str | None, key: str | None, source: str
+) -> None:
     """Import seed-format article files through the ingest path."""
     from newsflow.clients import HttpIngest, InProcessIngest
     from newsflow.importer import import_files
@@ -127,15 +138,18 @@ def import_(files: tuple[Path, ...], images_dir: Path | None, api: str | None, s
     if images_dir is not None and not images_dir.is_dir():
         raise click.UsageError(f"--images {images_dir}: no such directory")
     if api:
-        client = HttpIngest(api)
+        if not key:
+            raise click.UsageError("--api needs an API key: --key KEY or NEWSFLOW_API_KEY")
+        client = HttpIngest(api, key=key)
     else:
         from ingest.app import create_app
+        from shared import keysecret, migrate
 
-        settings = Settings.from_env()
-        from shared import migrate
-
+        settings = keysecret.ensure(Settings.from_env())
         migrate.upgrade(settings.database_url)
-        client = InProcessIngest(create_app(settings))
+        # In-process, as an operator on this machine: a key of our own, bound to --source.
+        own = local_key(settings, "local-import", ["ingest:write"], [source])
+        client = InProcessIngest(create_app(settings), own)
     results = import_files(list(files), client, images_dir, source, click.echo)
     failed = [r for r in results if not r.ok]
     if failed:
@@ -176,18 +190,44 @@ def relay() -> None:
     "--check", is_flag=True, help="Fail if the file on disk is stale instead of writing it."
 )
 def schema(check: bool) -> None:
-    """Write the article JSON Schema (shared/article.schema.json) from the pydantic model."""
-    from shared.schema_file import SCHEMA_PATH, render
+    """Write the generated contracts: the article JSON Schema (shared/article.schema.json)
+    and each service's OpenAPI document (docs/openapi/), from the pydantic models."""
+    from newsflow.generated import files
 
-    fresh = render()
+    stale = []
+    for path, render in files().items():
+        fresh = render()
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if check:
+            if current != fresh:
+                stale.append(path)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(fresh, encoding="utf-8")
+        click.echo(f"wrote {path}")
+    if stale:
+        for path in stale:
+            click.echo(f"{path} is stale: run `newsflow schema`", err=True)
+        sys.exit(1)
     if check:
-        if not SCHEMA_PATH.exists() or SCHEMA_PATH.read_text(encoding="utf-8") != fresh:
-            click.echo(f"{SCHEMA_PATH} is stale: run `newsflow schema`", err=True)
-            sys.exit(1)
-        click.echo(f"{SCHEMA_PATH} is up to date")
-        return
-    SCHEMA_PATH.write_text(fresh, encoding="utf-8")
-    click.echo(f"wrote {SCHEMA_PATH}")
+        click.echo("the generated contracts are up to date")
+
+
+main.add_command(partner)
+
+
+def local_key(settings: Settings, name: str, scopes: list[str], sources: list[str]) -> str:
+    """A key for one of our own clients (shared.partners.issue_local_key)."""
+    from shared import keysecret, partners
+    from shared.db import make_engine, make_sessionmaker
+    from shared.models import utcnow
+
+    sessions = make_sessionmaker(make_engine(settings.database_url, immediate=True))
+    with sessions.begin() as session:
+        new = partners.issue_local_key(
+            session, name, scopes, sources, keysecret.secret_bytes(settings), utcnow()
+        )
+    return new.key
 
 
 if __name__ == "__main__":

@@ -18,13 +18,16 @@ class Answer:
 class IngestClient(Protocol):
     def post_article(self, doc: dict) -> Answer: ...
     def post_media(self, data: bytes, filename: str) -> Answer: ...
+    def status(self, article_id: str) -> Answer: ...
 
 
 class HttpIngest:
-    def __init__(self, base_url: str, timeout: float = 30) -> None:
+    def __init__(self, base_url: str, timeout: float = 30, key: str | None = None) -> None:
         self.base = base_url.rstrip("/")
         self.timeout = timeout
         self.http = requests.Session()
+        if key:
+            self.http.headers["Authorization"] = f"Bearer {key}"
 
     def _answer(self, resp: requests.Response) -> Answer:
         try:
@@ -47,15 +50,26 @@ class HttpIngest:
         )
         return self._answer(resp)
 
+    def status(self, article_id: str) -> Answer:
+        return self._answer(
+            self.http.get(f"{self.base}/v1/articles/{article_id}", timeout=self.timeout)
+        )
+
 
 class InProcessIngest:
-    """The ingest app's own request path without a server (``newsflow import`` on a laptop)."""
+    """The ingest app's own request path without a server (``newsflow import`` on a laptop),
+    authenticated like any client: ``key`` is a key of newsflow's own (cli.local_key)."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, key: str) -> None:
         self.client = app.test_client()
+        self.headers = {"Authorization": f"Bearer {key}"}
 
     def post_article(self, doc: dict) -> Answer:
-        resp = self.client.post("/v1/articles", json=doc)
+        resp = self.client.post("/v1/articles", json=doc, headers=self.headers)
+        return Answer(resp.status_code, resp.get_json())
+
+    def status(self, article_id: str) -> Answer:
+        resp = self.client.get(f"/v1/articles/{article_id}", headers=self.headers)
         return Answer(resp.status_code, resp.get_json())
 
     def post_media(self, data: bytes, filename: str) -> Answer:
@@ -64,5 +78,6 @@ class InProcessIngest:
             query_string={"filename": filename},
             data=data,
             content_type="application/octet-stream",
+            headers=self.headers,
         )
         return Answer(resp.status_code, resp.get_json())

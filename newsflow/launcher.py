@@ -19,7 +19,7 @@ import requests
 from celery import Celery
 
 from newsflow import children, redis_server
-from shared import migrate
+from shared import keysecret, migrate
 from shared.settings import Settings
 from shared.tasknames import ALL_QUEUES
 
@@ -71,6 +71,8 @@ class Stack:
         }  # fmt: skip
 
     def start(self) -> None:
+        # The key secret every ingest and feed process hashes API keys with (shared.keysecret).
+        self.settings = keysecret.ensure(self.settings)
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         logs = s.data_dir / "logs"

@@ -18,7 +18,10 @@ class Problem:
 class ProblemError(Exception):
     """Raised where a Problem must unwind the stack; views turn it into a 4xx JSON answer."""
 
-    def __init__(self, problem: Problem, status: int = 422) -> None:
+    def __init__(
+        self, problem: Problem, status: int = 422, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(problem.detail)
         self.problem = problem
         self.status = status
+        self.headers = headers or {}

@@ -162,3 +162,56 @@ class WebSubSubscription(Base):
     delivered_sha256: Mapped[str | None] = mapped_column(String(64))
     delivered_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Partner(Base):
+    """A partner site or system: what its keys may do (scopes), which sources they may write,
+    from which addresses, and at what rate."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    sources: Mapped[list[str]] = mapped_column(JSON)  # sources its keys may write
+    allow_ips: Mapped[list[str]] = mapped_column(JSON)  # CIDRs; empty: any address
+    rate_limit: Mapped[str | None] = mapped_column(String(64))  # overrides RATE_LIMIT
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class ApiKey(Base):
+    """One key of a partner. Only a keyed hash of the token is kept (shared.partners); the
+    id is the token's visible, non-secret part, so a lookup needs no scan."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (Index("ix_api_keys_partner", "partner_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The key stops working at this moment: --expires, or the end of a rotation's grace.
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditRow(Base):
+    """Every request made with a key: who, what, the answer, from where. Never the key."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_partner_at", "partner_id", "at"),
+        Index("ix_audit_log_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    partner_id: Mapped[str | None] = mapped_column(String(32))
+    key_id: Mapped[str | None] = mapped_column(String(32))
+    method: Mapped[str] = mapped_column(String(10))
+    route: Mapped[str] = mapped_column(String(200))
+    status: Mapped[int] = mapped_column(Integer)
+    article_id: Mapped[str | None] = mapped_column(String(32))
+    version: Mapped[int | None] = mapped_column(Integer)
+    client: Mapped[str | None] = mapped_column(String(64))

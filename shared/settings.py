@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -53,6 +53,14 @@ class Settings:
     fetch_allow_hosts: frozenset[str] = frozenset()
     # The WebSub hub every feed names; by default the feed service is its own hub.
     websub_hub_url: str = ""
+    # HMAC key for API keys at rest (shared.partners). Never printed: repr=False. Empty means
+    # "not configured": the embedded default keeps one in the data dir (keysecret.py).
+    key_secret: str = field(default="", repr=False)
+    # Requests per key (or per address without one), flask-limiter syntax; a partner's own
+    # limit overrides it.
+    rate_limit: str = "600/minute"
+    # Audit rows older than this are pruned by the periodic job.
+    audit_retention_days: int = 90
 
     @property
     def artifacts_dir(self) -> Path:
@@ -92,6 +100,9 @@ class Settings:
             or f"{(env.get('PUBLIC_BASE_URL') or f'http://127.0.0.1:{feed_port}').rstrip('/')}/hub",
             feed_title=env.get("FEED_TITLE") or "newsflow",
             tag_authority=env.get("TAG_AUTHORITY") or "newsflow.localhost,2026",
+            key_secret=env.get("NEWSFLOW_KEY_SECRET", ""),
+            rate_limit=env.get("RATE_LIMIT") or "600/minute",
+            audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 90),
             fetch_allow_hosts=frozenset(
                 h.strip().lower() for h in env.get("FETCH_ALLOW_HOSTS", "").split(",") if h.strip()
             ),
@@ -116,4 +127,7 @@ class Settings:
             "TAG_AUTHORITY": self.tag_authority,
             "FETCH_ALLOW_HOSTS": ",".join(sorted(self.fetch_allow_hosts)),
             "WEBSUB_HUB_URL": self.websub_hub_url,
+            "NEWSFLOW_KEY_SECRET": self.key_secret,
+            "RATE_LIMIT": self.rate_limit,
+            "AUDIT_RETENTION_DAYS": str(self.audit_retention_days),
         }

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from flask import Flask
 
-from ingest import errors, views
+from ingest import auth, contract, errors, limits, views
 from ingest.context import IngestContext
 from shared.settings import Settings
 
 
 def create_app(settings: Settings | None = None, context: IngestContext | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no static files: every route is in the contract
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.ensure_ascii = False  # CJK stays readable in responses
     app.extensions["newsflow"] = context or IngestContext.build(settings)
     errors.init_app(app)
+    # Authentication first: the rate limit is counted per key, so it needs the principal.
+    auth.init_app(app)
+    limits.init_app(app)
     views.init_app(app)
+    contract.init_app(app)
     return app

@@ -21,14 +21,14 @@ _CODES = {
 }
 
 
-def problem_response(problem: Problem, status: int):
-    return jsonify(problem.as_json()), status
+def problem_response(problem: Problem, status: int, headers: dict[str, str] | None = None):
+    return jsonify(problem.as_json()), status, headers or {}
 
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(ProblemError)
     def _problem(exc: ProblemError):
-        return problem_response(exc.problem, exc.status)
+        return problem_response(exc.problem, exc.status, exc.headers)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 
 from flask import Blueprint, Flask, current_app, jsonify, request, url_for
 
+from ingest import auth
 from ingest.context import IngestContext
 from ingest.media import sniff_image_type
 from ingest.relay import send_one
 from ingest.services import parse_article, upsert_article
 from shared import health, keys
 from shared.errors import Problem, ProblemError
-from shared.models import ArticleRow, MediaSource
+from shared.models import ArticleRow, MediaSource, utcnow
 from shared.schema import ArticleIn
 
 bp = Blueprint("ingest", __name__)
@@ -49,6 +51,7 @@ def _read_json() -> object:
 @bp.post("/v1/articles")
 def post_article():
     article = parse_article(_read_json())
+    auth.require_write(article.source)
     c = ctx()
     with c.sessions.begin() as session:
         result = upsert_article(session, article)
@@ -63,6 +66,7 @@ def post_article():
         "statusUrl": url_for("ingest.get_article", article_id=result.id, _external=True),
     }
     code = 200 if result.outcome == "unchanged" else 202
+    auth.audit_article(result.id, result.version)
     return jsonify(body), code, {"Location": body["statusUrl"]}
 
 
@@ -70,8 +74,13 @@ def post_article():
 def get_article(article_id: str):
     with ctx().readers() as session:
         row = session.get(ArticleRow, article_id) if len(article_id) <= 32 else None
-        if row is None:
+        if row is None or not auth.may_read(row.source):
+            # Another source's article answers as one that does not exist: ids are not
+            # secret, but which ones exist is other partners' business.
             raise ProblemError(Problem("not_found", f"no article with id {article_id!r}"), 404)
+        auth.audit_article(row.id, row.version)
+        embargo = row.doc.get("embargoedUntil")
+        hidden = bool(embargo) and _in_future(embargo) and not auth.may_see_embargoed()
         base = ctx().settings.public_base_url
         images = {
             key: {k: v for k, v in info.items() if k in ("status", "reason")}
@@ -88,9 +97,15 @@ def get_article(article_id: str):
                 "reason": row.status_reason,
                 "images": images,
                 "pageUrl": f"{base}/articles/{row.id}" if row.published_version else None,
-                "article": with_renditions(row.doc, row.media or {}, base),
+                "embargoed": bool(embargo) and _in_future(embargo),
+                # An embargoed article's content is for keys with embargo:read only.
+                "article": None if hidden else with_renditions(row.doc, row.media or {}, base),
             }
         )
+
+
+def _in_future(stamp: str) -> bool:
+    return datetime.fromisoformat(stamp) > utcnow()
 
 
 def with_renditions(doc: dict, media: dict, base: str) -> dict:

@@ -1,0 +1,62 @@
+"""The HTTP answers' shapes, as pydantic models: the OpenAPI documents are generated from
+these (shared.openapi) and the tests check live answers against them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.schema import Status
+
+
+class Error(BaseModel):
+    """Every error answer: a code a program can switch on, a detail a person can act on, and
+    the field at fault (a dotted path into the request body) or null."""
+
+    error: str
+    detail: str
+    field: str | None
+
+
+class ArticleAccepted(BaseModel):
+    id: str = Field(description="newsflow's id of the article (stable across versions)")
+    version: int = Field(description="1, then +1 for each change of content")
+    result: Literal["created", "updated", "unchanged"]
+    status: Status
+    statusUrl: str
+
+
+class ImageStatus(BaseModel):
+    status: Literal["ok", "failed"]
+    reason: str | None = None
+
+
+class ArticleStatus(BaseModel):
+    id: str
+    source: str
+    guid: str
+    version: int
+    publishedVersion: int | None = Field(description="the version readers see, once published")
+    status: Status
+    reason: str | None
+    images: dict[str, ImageStatus]
+    pageUrl: str | None
+    embargoed: bool
+    article: dict[str, Any] | None = Field(
+        description="the stored article (ninjs field names) with renditions; null while "
+        "embargoed unless the key has embargo:read"
+    )
+
+
+class MediaStored(BaseModel):
+    uri: str = Field(description="urn:newsflow:media:sha256:<hex>, for a picture's uri")
+    sha256: str
+    size: int
+    type: Literal["image/jpeg", "image/png", "image/gif", "image/webp"]
+
+
+class Health(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["ok", "degraded"]
