@@ -153,9 +153,10 @@ class Poller:
 
 
 class Poster:
-    def __init__(self, ingest: str, run_id: str) -> None:
+    def __init__(self, ingest: str, run_id: str, key: str) -> None:
         assert ingest.startswith("http://127.0.0.1:"), ingest
         self.url = f"{ingest}/v1/articles"
+        self.auth = {"Authorization": f"Bearer {key}"}
         self.maker = ArticleMaker(seed=int(run_id[:6], 16))
         self.run_id = run_id
         self.local = threading.local()
@@ -178,7 +179,7 @@ class Poster:
         doc["firstCreated"] = doc["versionCreated"] = now
         p = Posted(n, time.monotonic(), time.time())
         try:
-            resp = session.post(self.url, json=doc, timeout=30)
+            resp = session.post(self.url, json=doc, headers=self.auth, timeout=30)
             p.status = resp.status_code
             if resp.status_code in (200, 202):
                 p.id = resp.json()["id"]
@@ -473,7 +474,10 @@ def main() -> int:
             f"up in {time.monotonic() - t:.1f}s: ingest {stack.ingest_url}, feed {stack.feed_url}"
         )
         engine = make_engine(settings.database_url)
-        poster = Poster(stack.ingest_url, uuid.uuid4().hex)
+        from newsflow import localkeys
+
+        key = localkeys.issue(stack.settings, "bench", ["ingest:write"], ["freshness-bench"])
+        poster = Poster(stack.ingest_url, uuid.uuid4().hex, key)
         log = settings.data_dir / "logs" / "worker.log"
         # warm-up: one article through the whole path (imports, first connections)
         poster.prepare(10**6, 1)

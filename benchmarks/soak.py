@@ -136,9 +136,10 @@ class Post:
 
 
 class Poster:
-    def __init__(self, ingest: str, host: ImageHost, args, run_id: str) -> None:
+    def __init__(self, ingest: str, host: ImageHost, args, run_id: str, key: str) -> None:
         assert ingest.startswith("http://127.0.0.1:"), ingest
         self.url = f"{ingest}/v1/articles"
+        self.auth = {"Authorization": f"Bearer {key}"}
         self.maker = ArticleMaker(seed=int(run_id[:6], 16))
         self.host, self.args, self.run_id = host, args, run_id
         self.local = threading.local()
@@ -171,7 +172,7 @@ class Poster:
         p = Post(n, time.time())
         t = time.monotonic()
         try:
-            resp = session.post(self.url, json=doc, timeout=30)
+            resp = session.post(self.url, json=doc, headers=self.auth, timeout=30)
             p.status = resp.status_code
             if resp.status_code in (200, 202):
                 p.id = resp.json()["id"]
@@ -321,7 +322,10 @@ def duplicates(docs: list[list[str]]) -> list[str]:
 
 
 def run(args, stack, host: ImageHost, engine) -> int:
-    poster = Poster(stack.ingest_url, host, args, uuid.uuid4().hex)
+    from newsflow import localkeys
+
+    key = localkeys.issue(stack.settings, "bench", ["ingest:write"], [SOURCE])
+    poster = Poster(stack.ingest_url, host, args, uuid.uuid4().hex, key)
     total = int(args.minutes * 60 * args.rate)
     docs = {n: poster.doc(n) for n in range(total)}  # made before the clock starts
     seconds = args.minutes * 60

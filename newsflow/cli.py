@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from newsflow import localkeys
 from newsflow.partner_cli import partner
 from shared.settings import Settings
 
@@ -50,7 +51,7 @@ def up(demo: bool, host: str, concurrency: int) -> None:
             from shared.partners import SCOPES
 
             # The demo partner holds every scope, so the README's examples work as pasted.
-            key = local_key(stack.settings, "demo", list(SCOPES), ["scimall", "example"])
+            key = localkeys.issue(stack.settings, "demo", list(SCOPES), ["scimall", "example"])
             files = sorted(demo_dir().glob("*.txt"))
             client = HttpIngest(stack.ingest_url, key=key)
             results = import_files(files, client, demo_dir() / "images", "scimall", click.echo)
@@ -148,7 +149,7 @@ def import_(
         settings = keysecret.ensure(Settings.from_env())
         migrate.upgrade(settings.database_url)
         # In-process, as an operator on this machine: a key of our own, bound to --source.
-        own = local_key(settings, "local-import", ["ingest:write"], [source])
+        own = localkeys.issue(settings, "local-import", ["ingest:write"], [source])
         client = InProcessIngest(create_app(settings), own)
     results = import_files(list(files), client, images_dir, source, click.echo)
     failed = [r for r in results if not r.ok]
@@ -214,20 +215,6 @@ def schema(check: bool) -> None:
 
 
 main.add_command(partner)
-
-
-def local_key(settings: Settings, name: str, scopes: list[str], sources: list[str]) -> str:
-    """A key for one of our own clients (shared.partners.issue_local_key)."""
-    from shared import keysecret, partners
-    from shared.db import make_engine, make_sessionmaker
-    from shared.models import utcnow
-
-    sessions = make_sessionmaker(make_engine(settings.database_url, immediate=True))
-    with sessions.begin() as session:
-        new = partners.issue_local_key(
-            session, name, scopes, sources, keysecret.secret_bytes(settings), utcnow()
-        )
-    return new.key
 
 
 if __name__ == "__main__":

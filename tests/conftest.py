@@ -21,10 +21,11 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from newsflow import redis_server
+from newsflow import localkeys, redis_server
 from newsflow.launcher import Stack
 from shared import migrate
 from shared.db import make_engine, normalize_url
+from shared.partners import SCOPES
 from shared.settings import Settings
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -110,12 +111,47 @@ def engine(database_url):
     eng.dispose()
 
 
+# Every API key the suite issued: none of them, nor its hash, may appear in a log or in the
+# audit table (checked when the stack stops).
+ISSUED_KEYS: list[str] = []
+
+# Every source the suite posts under: the suite's key is bound to these (a key writes only
+# the sources it is bound to).
+TEST_SOURCES = ["tests", "scimall", "bench", "example"]
+
+
 @dataclass
 class RunningStack:
     stack: Stack
     settings: Settings
     redis: RedisServer
     engine: sa.Engine
+    key: str = ""  # the suite's partner key: every scope, TEST_SOURCES
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def writes(self):
+        """A session for writing to the store (on SQLite it takes the write lock at BEGIN, as
+        the services' writers do, so it waits for its turn instead of failing as locked)."""
+        from shared.db import make_sessionmaker
+
+        if not hasattr(self, "_writer"):
+            self._writer = make_sessionmaker(make_engine(self.settings.database_url, True))
+        return self._writer.begin()
+
+    def new_partner(self, scopes: list[str], sources: list[str] = (), **kw) -> str:
+        """A partner of its own with one key; returns the key (remembered for the leak check)."""
+        from shared import keysecret, partners
+
+        with self.writes() as session:
+            new = partners.create_partner(
+                session, f"t-{uuid.uuid4().hex[:12]}", scopes,
+                keysecret.secret_bytes(self.settings), sources=list(sources), **kw,
+            )  # fmt: skip
+        ISSUED_KEYS.append(new.key)
+        return new.key
 
     @property
     def ingest(self) -> str:
@@ -126,10 +162,12 @@ class RunningStack:
         return self.stack.feed_url
 
     def post(self, doc: dict) -> requests.Response:
-        return requests.post(f"{self.ingest}/v1/articles", json=doc, timeout=30)
+        return requests.post(f"{self.ingest}/v1/articles", json=doc, headers=self.auth, timeout=30)
 
     def status(self, article_id: str) -> dict:
-        return requests.get(f"{self.ingest}/v1/articles/{article_id}", timeout=10).json()
+        return requests.get(
+            f"{self.ingest}/v1/articles/{article_id}", headers=self.auth, timeout=10
+        ).json()
 
     def wait_status(
         self, article_id: str, want: str, version: int | None = None, timeout: float = 60
@@ -228,6 +266,31 @@ def stack(database_url, redis_srv, engine, tmp_path_factory) -> Iterator[Running
             for p in (data_dir / "logs").glob("*.log")
         )
         raise RuntimeError(f"the stack did not start: {exc}\n{logs}") from None
-    running = RunningStack(stack, settings, redis_srv, engine)
+    key = localkeys.issue(stack.settings, "tests", list(SCOPES), TEST_SOURCES)
+    ISSUED_KEYS.append(key)
+    running = RunningStack(stack, stack.settings, redis_srv, engine, key)
     yield running
     stack.stop()
+    assert_no_key_leaked(data_dir / "logs", engine, stack.settings)
+
+
+def assert_no_key_leaked(logs: Path, engine: sa.Engine, settings: Settings) -> None:
+    """No key the suite issued, no hash of one and not the server secret, in any log line or
+    in the audit table's text."""
+    from shared import keysecret
+    from shared.partners import server_hash
+
+    secret = keysecret.secret_bytes(settings)
+    needles = {settings.key_secret}
+    for key in ISSUED_KEYS:
+        needles |= {key, key.rsplit("_", 1)[1], server_hash(secret, key)}
+    with engine.connect() as conn:
+        audit = " ".join(
+            str(v) for row in conn.execute(sa.text("SELECT * FROM audit_log")) for v in row
+        )
+    for path in logs.glob("*.log"):
+        text = path.read_text(errors="replace")
+        leaked = [n[:12] + "…" for n in needles if n in text]
+        assert not leaked, f"{path.name} holds key material: {leaked}"
+    leaked = [n[:12] + "…" for n in needles if n in audit]
+    assert not leaked, f"the audit table holds key material: {leaked}"

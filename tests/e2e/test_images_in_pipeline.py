@@ -22,7 +22,7 @@ def upload(stack, data: bytes) -> str:
         f"{stack.ingest}/v1/media",
         data=data,
         timeout=30,
-        headers={"Content-Type": "application/octet-stream"},
+        headers={"Content-Type": "application/octet-stream", **stack.auth},
     )
     assert resp.status_code == 201, resp.text
     return resp.json()["uri"]

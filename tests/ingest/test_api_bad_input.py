@@ -45,7 +45,10 @@ def assert_refused(resp: requests.Response, status: int, field: str | None = "an
 
 def post_raw(stack, data: bytes, content_type: str = "application/json") -> requests.Response:
     return requests.post(
-        f"{stack.ingest}/v1/articles", data=data, headers={"Content-Type": content_type}, timeout=30
+        f"{stack.ingest}/v1/articles",
+        data=data,
+        headers={"Content-Type": content_type, **stack.auth},
+        timeout=30,
     )
 
 
@@ -123,7 +126,7 @@ def test_xml_forbidden_characters_in_the_body_are_stripped(stack):
 
 
 def test_unknown_article_id_is_a_json_404(stack):
-    resp = requests.get(f"{stack.ingest}/v1/articles/{'0' * 32}", timeout=10)
+    resp = requests.get(f"{stack.ingest}/v1/articles/{'0' * 32}", headers=stack.auth, timeout=10)
     assert_refused(resp, 404, None)
 
 
@@ -142,7 +145,7 @@ def test_media_upload_refuses_what_is_not_an_image(stack, data):
         f"{stack.ingest}/v1/media",
         data=data,
         timeout=10,
-        headers={"Content-Type": "application/octet-stream"},
+        headers={"Content-Type": "application/octet-stream", **stack.auth},
     )
     assert resp.status_code in (400, 415)
     assert set(resp.json()) == ERROR_KEYS
