@@ -32,6 +32,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
+        if exc.response is not None:
+            return exc.response  # made already, in our shape (the rate limiter's 429)
         status = exc.code or 500
         detail = exc.description or exc.name
         if status == 413:

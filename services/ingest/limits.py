@@ -18,11 +18,11 @@ from __future__ import annotations
 import math
 import time
 
-from flask import Flask, g, request
+from flask import Flask, g, jsonify, make_response, request
 from flask_limiter import Limiter, RequestLimit
 from limits import parse
 
-from shared.errors import Problem, ProblemError
+from shared.errors import Problem
 from shared.redisurl import to_redis_py
 
 POLICY = "default"
@@ -49,14 +49,13 @@ def init_app(app: Flask) -> Limiter:
         return (who.rate_limit if who is not None else None) or settings.rate_limit
 
     def breached(limit: RequestLimit):
+        # The answer flask-limiter sends instead of its own (which has no JSON body).
         retry = max(1, math.ceil(limit.reset_at - time.time()))
-        raise ProblemError(
-            Problem(
-                "too_many_requests",
-                f"more than {limit.limit} for this key; retry in {retry} s",
-            ),
-            429,
-            headers={"Retry-After": str(retry), **_fields(limit)},
+        problem = Problem(
+            "too_many_requests", f"more than {limit.limit} for this key; retry in {retry} s"
+        )
+        return make_response(
+            jsonify(problem.as_json()), 429, {"Retry-After": str(retry), **_fields(limit)}
         )
 
     limiter = Limiter(
