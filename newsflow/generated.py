@@ -24,10 +24,18 @@ def _ingest_openapi() -> str:
     return openapi.dumps(contract.document())
 
 
+def _feed_openapi() -> str:
+    from feed import contract
+    from shared import openapi
+
+    return openapi.dumps(contract.document())
+
+
 def files() -> dict[Path, Callable[[], str]]:
     from shared.schema_file import SCHEMA_PATH
 
     return {
         SCHEMA_PATH: _article_schema,
         ROOT / "docs" / "openapi" / "ingest.json": _ingest_openapi,
+        ROOT / "docs" / "openapi" / "feed.json": _feed_openapi,
     }

@@ -60,3 +60,13 @@ class Health(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     status: Literal["ok", "degraded"]
+
+
+class HubAccepted(BaseModel):
+    """A WebSub request taken for verification of intent (W3C WebSub 5.1, 5.3)."""
+
+    mode: Literal["subscribe", "unsubscribe"]
+    topic: str
+    callback: str
+    leaseSeconds: int | None
+    status: str

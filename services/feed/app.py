@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from feed import directory, errors, views, websub
+from feed import auth, contract, directory, errors, views, websub
 from feed.broker import Sender
 from feed.context import FeedContext
 from feed.fastpath import FeedFastPath
@@ -15,13 +15,15 @@ from shared.settings import Settings
 def create_app(settings: Settings | None = None, sender: Sender | None = None) -> Flask:
     """``sender``: how hub requests send their verification task (default: a Celery client)."""
     settings = settings or Settings.from_env()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no static files: every route is in the contract
     app.json.ensure_ascii = False
     app.extensions["newsflow"] = FeedContext.build(settings)
     errors.init_app(app)
+    auth.init_app(app)
     views.init_app(app)
     directory.init_app(app)
     websub.init_app(app, sender)
+    contract.init_app(app)
     app.wsgi_app = FeedFastPath(
         app.wsgi_app,
         settings.artifacts_dir,

@@ -1,0 +1,41 @@
+"""Authentication for every feed route, in one hook (as ingest.auth): reader routes are
+public; a route without a rule in ``RULES`` is closed. The partner routes carry scopes."""
+
+from __future__ import annotations
+
+from flask import Flask, g, jsonify, request
+
+from feed import contract
+from shared import access, openapi, partners
+from shared.keysecret import secret_bytes
+from shared.models import utcnow
+
+RULES = openapi.rules(contract.OPERATIONS)
+
+
+def principal() -> partners.Principal | None:
+    return g.get("principal")
+
+
+def init_app(app: Flask) -> None:
+    ctx = app.extensions["newsflow"]
+    # Public routes need no secret; a deployment without one serves readers all the same.
+    secret = secret_bytes(ctx.settings) if ctx.settings.key_secret else None
+
+    @app.before_request
+    def _authenticate():
+        if request.endpoint is None:
+            return None  # no route: the router's 404/405 answers
+        rule = RULES.get(request.endpoint)
+        header = request.headers.get("Authorization")
+        if rule == access.PUBLIC and (secret is None or not header):
+            g.principal = None
+            return None
+        found = access.decide(
+            rule, header, request.remote_addr, ctx.sessions, secret or b"", utcnow()
+        )
+        if isinstance(found, partners.Refusal):
+            body = {"error": found.code, "detail": found.detail, "field": None}
+            return jsonify(body), found.status, {"WWW-Authenticate": access.challenge(found, rule)}
+        g.principal = found
+        return None

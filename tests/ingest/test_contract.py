@@ -1,0 +1,70 @@
+"""The ingest API's OpenAPI 3.1 document: valid, served as generated, with a reference page
+that loads nothing from elsewhere, and true of the live server (schemathesis)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from openapi_spec_validator import validate
+
+from ingest import contract
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).parents[2]
+
+
+def test_the_document_is_valid_openapi_3_1():
+    doc = contract.document()
+    assert doc["openapi"].startswith("3.1")
+    validate(doc)
+
+
+def test_every_guarded_operation_documents_401_403_and_429():
+    doc = contract.document()
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if "security" in op:
+                assert {"401", "403", "429"} <= set(op["responses"]), (method, path)
+
+
+def test_the_served_document_is_the_committed_one(stack):
+    served = requests.get(f"{stack.ingest}/openapi.json", timeout=10).json()
+    committed = json.loads((ROOT / "docs" / "openapi" / "ingest.json").read_text())
+    assert served == committed
+
+
+def test_the_reference_page_loads_nothing_from_elsewhere(stack):
+    page = requests.get(f"{stack.ingest}/docs/", timeout=10)
+    assert page.status_code == 200
+    urls = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert urls, "the page names its scripts and styles"
+    assert all(not re.match(r"^[a-z]+:|^//", u) for u in urls), urls
+    for url in urls:
+        assert requests.get(f"{stack.ingest}{url}", timeout=10).status_code == 200, url
+
+
+def test_the_live_server_keeps_the_contract(stack, tmp_path):
+    """schemathesis, with the suite's key: no 5xx, and every answer (status, content type,
+    body) as the document says. Once, on SQLite: the HTTP contract does not depend on the
+    store, and a run takes a minute."""
+    if not stack.settings.database_url.startswith("sqlite"):
+        pytest.skip("the contract run is store-independent; it runs once, on SQLite")
+    cmd = [
+        str(Path(sys.executable).with_name("schemathesis")), "run",
+        f"{stack.ingest}/openapi.json",
+        "--checks", "not_a_server_error,status_code_conformance,"
+        "content_type_conformance,response_schema_conformance",
+        "--max-examples", "10", "--seed", "2017", "--generation-deterministic",
+        "--exclude-path-regex", "^/(docs|openapi)",
+        "-H", f"Authorization: Bearer {stack.key}",
+        "--request-timeout", "20", "--max-time", "45", "--phases", "examples,coverage,fuzzing", "--no-color",
+    ]  # fmt: skip
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    out = (run.stdout + run.stderr).replace(stack.key, "<key>")
+    assert run.returncode == 0, out[-6000:]
