@@ -63,7 +63,8 @@ def test_the_live_server_keeps_the_contract(stack, tmp_path):
         "--max-examples", "10", "--seed", "2017", "--generation-deterministic",
         "--exclude-path-regex", "^/(docs|openapi)",
         "-H", f"Authorization: Bearer {stack.key}",
-        "--request-timeout", "20", "--max-time", "45", "--phases", "examples,coverage,fuzzing", "--no-color",
+        "--request-timeout", "20", "--max-time", "45",
+        "--phases", "examples,coverage,fuzzing", "--no-color",
     ]  # fmt: skip
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     out = (run.stdout + run.stderr).replace(stack.key, "<key>")

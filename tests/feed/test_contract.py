@@ -1,0 +1,53 @@
+"""The feed service's routes: each has an access rule (reader routes public), and its
+OpenAPI 3.1 document is valid and served as generated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import requests
+from openapi_spec_validator import validate
+
+from feed import auth, contract
+from feed.app import create_app
+from shared import access
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture(scope="module")
+def url_map(stack):
+    app = create_app(stack.settings, sender=lambda *a, **k: None)
+    return [(r.endpoint, r.rule) for r in app.url_map.iter_rules()]
+
+
+def test_every_route_has_an_access_rule(url_map):
+    missing = [(e, r) for e, r in url_map if e not in auth.RULES]
+    assert not missing, f"routes without an access rule (add them to feed.contract): {missing}"
+
+
+def test_reader_routes_stay_public():
+    readers = ["feed.home", "feed.article", "feed.channel", "feed.media"]
+    readers += ["directory.page", "directory.opml", "websub.hub", "fastpath.feed"]
+    for endpoint in readers:
+        assert auth.RULES[endpoint] == access.PUBLIC, endpoint
+
+
+def test_the_document_is_valid_openapi_3_1():
+    validate(contract.document())
+
+
+def test_the_served_document_is_the_committed_one(stack):
+    served = requests.get(f"{stack.feed}/openapi.json", timeout=10).json()
+    assert served == json.loads((ROOT / "docs" / "openapi" / "feed.json").read_text())
+
+
+def test_a_public_route_with_a_revoked_or_bogus_key_says_why(stack):
+    resp = requests.get(
+        f"{stack.feed}/feeds", headers={"Authorization": "Bearer nf_live_bogus"}, timeout=10
+    )
+    assert resp.status_code == 401
+    assert resp.json()["error"] == "invalid_key"
+    assert resp.headers["WWW-Authenticate"].startswith("Bearer")
