@@ -177,12 +177,16 @@ def db_upgrade() -> None:
 
 @main.command()
 def relay() -> None:
-    """Send committed outbox rows to the broker, forever."""
+    """Send committed outbox rows to the broker, forever (and prune the audit log hourly)."""
+    from ingest import maintenance
     from ingest.context import IngestContext
     from ingest.relay import run_forever
 
     settings = Settings.from_env()
     ctx = IngestContext.build(settings)
+    maintenance.start(
+        [lambda: maintenance.prune_audit(ctx.sessions, settings.audit_retention_days)]
+    )
     run_forever(ctx.sessions, ctx.send, settings.relay_interval)
 
 
