@@ -86,7 +86,7 @@ def is_feed(cmd: list[str]) -> bool:
 
 
 def is_redis(cmd: list[str]) -> bool:
-    return bool(cmd) and cmd[0].endswith("redis-server")
+    return bool(cmd) and "redis-server" in cmd[0]  # it retitles itself "redis-server host:port"
 
 
 @pytest.fixture(scope="module")
