@@ -56,12 +56,14 @@ class GaveUp(RuntimeError):
 
 
 class StopSignals:
-    """SIGINT, SIGTERM and SIGHUP as KeyboardInterrupt, except inside ``held()``, where one is
-    kept and raised as the block ends."""
+    """SIGINT, SIGTERM and SIGHUP as one KeyboardInterrupt, except inside ``held()``, where it
+    is kept and raised as the block ends. Only the first counts: a second Ctrl-C must not cut
+    the ordered stop short, not even before ``up`` has begun it."""
 
     def __init__(self) -> None:
         self._held = False
         self._pending = False
+        self._raised = False
 
     def install(self) -> None:
         # SIGINT is set explicitly: a shell starts a background job with SIGINT ignored, and
@@ -70,9 +72,12 @@ class StopSignals:
             signal.signal(sig, self._on_signal)
 
     def _on_signal(self, signum, frame) -> None:
+        if self._raised:
+            return
         if self._held:
             self._pending = True
             return
+        self._raised = True
         raise KeyboardInterrupt
 
     @contextlib.contextmanager
@@ -82,8 +87,8 @@ class StopSignals:
             yield
         finally:
             self._held = False
-        if self._pending:
-            self._pending = False
+        if self._pending and not self._raised:
+            self._raised = True
             raise KeyboardInterrupt
 
 

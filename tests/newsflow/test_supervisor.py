@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -344,17 +344,34 @@ def test_nothing_is_restarted_once_the_stop_has_begun(tmp_path):
     assert len(starts) == 1
 
 
-def test_a_stop_signal_while_a_child_is_being_started_waits_for_the_start(tmp_path):
-    signals = StopSignals()
+@pytest.fixture
+def stop_signals() -> Iterator[StopSignals]:
+    """`up`'s signal handlers, in this process for the length of one test."""
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    signals = StopSignals()
     signals.install()
+    yield signals
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def test_a_stop_signal_while_a_child_is_being_started_waits_for_the_start(stop_signals):
     started = []
-    try:
-        with pytest.raises(KeyboardInterrupt), signals.held():
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(0.1)  # the handler has run by now, and raised nothing here
-            started.append("recorded")
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
+    with pytest.raises(KeyboardInterrupt), stop_signals.held():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.1)  # the handler has run by now, and raised nothing here
+        started.append("recorded")
     assert started == ["recorded"]
+
+
+def test_only_the_first_stop_signal_interrupts(stop_signals):
+    """A second Ctrl-C must not cut the ordered stop short."""
+    stopped = []
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)  # interrupted at once
+    except KeyboardInterrupt:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)  # the second one has been handled by now
+        stopped.append("in order")
+    assert stopped == ["in order"]
