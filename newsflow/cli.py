@@ -66,8 +66,8 @@ def up(demo: bool, host: str, concurrency: int) -> None:
             time.sleep(0.25)
     except KeyboardInterrupt:
         click.echo("\nnewsflow: stopping ...")
-    except RuntimeError as exc:
-        click.echo(f"newsflow: {exc}", err=True)
+    except RuntimeError as exc:  # a child failed to start, or keeps dying (GaveUp)
+        click.echo(f"newsflow: {exc}\nnewsflow: stopping ...", err=True)
         _stop(stack)
         sys.exit(1)
     _stop(stack)
