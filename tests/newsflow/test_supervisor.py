@@ -25,7 +25,9 @@ import pytest
 import requests
 from celery import Celery
 
+from newsflow import localkeys
 from newsflow.supervisor import Backoff, GaveUp, StopSignals, Supervisor
+from shared import keysecret
 from shared.redisurl import client as redis_client
 from shared.settings import Settings
 from tests.conftest import free_port
@@ -43,6 +45,11 @@ class Up:
     ingest: str
     feed: str
     output: list[str] = field(default_factory=list)
+    key: str = ""
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
 
     @property
     def redis_url(self) -> str:
@@ -96,7 +103,9 @@ def up(tmp_path_factory):
     try:
         assert "Press Ctrl-C to stop." in output, output
         ingest = re.search(r"ingest API\s+(http://\S+)/v1/articles", output).group(1)
-        running_up = Up(proc, tmp_path / "var", ingest, feed, [output])
+        settings = keysecret.ensure(Settings.from_env({"NEWSFLOW_DATA_DIR": str(tmp_path / "var")}))
+        key = localkeys.issue(settings, "tests", ["ingest:write", "admin"], ["tests"])
+        running_up = Up(proc, tmp_path / "var", ingest, feed, [output], key)
         # Keep reading what it prints (restarts are told there), so its pipe never fills.
         threading.Thread(target=lambda: running_up.output.extend(proc.stdout), daemon=True).start()
         yield running_up
@@ -164,14 +173,16 @@ def article(title: str) -> dict:
 
 def wait_published(up: Up, article_id: str) -> None:
     def published() -> bool:
-        resp = requests.get(f"{up.ingest}/v1/articles/{article_id}", timeout=10)
+        resp = requests.get(f"{up.ingest}/v1/articles/{article_id}", headers=up.auth, timeout=10)
         return resp.json()["status"] == "published"
 
     wait_until(published, f"article {article_id} was not published", PUBLISH_TIMEOUT)
 
 
 def post_and_wait_published(up: Up, title: str) -> None:
-    resp = requests.post(f"{up.ingest}/v1/articles", json=article(title), timeout=30)
+    resp = requests.post(
+        f"{up.ingest}/v1/articles", json=article(title), headers=up.auth, timeout=30
+    )
     assert resp.status_code == 202, resp.text
     wait_published(up, resp.json()["id"])
 
@@ -182,8 +193,8 @@ def store_without_sending(up: Up, title: str) -> str:
     from ingest.app import create_app
 
     env = {"NEWSFLOW_DATA_DIR": str(up.var), "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
-    app = create_app(Settings.from_env(env))
-    resp = app.test_client().post("/v1/articles", json=article(title))
+    app = create_app(keysecret.ensure(Settings.from_env(env)))
+    resp = app.test_client().post("/v1/articles", json=article(title), headers=up.auth)
     assert resp.status_code == 202, resp.get_json()
     return resp.get_json()["id"]
 

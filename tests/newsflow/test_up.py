@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import feedparser
 import psutil
@@ -70,6 +71,24 @@ def test_up_demo_publishes_the_demo_articles_and_prints_the_urls(up):
         time.sleep(0.2)
         body = requests.get(f"{feed}/feeds/all.atom", timeout=10).content
     assert len(feedparser.parse(body).entries) == 4
+
+
+def test_the_readme_curl_example_works_with_the_printed_key(up):
+    """The README's POST example, as a newcomer pastes it, with the key `up --demo` printed."""
+    _proc, output, _feed, _ = up
+    key = re.search(r"API key\s+(nf_live_\S+)", output).group(1)
+    ingest = re.search(r"ingest API\s+(http://\S+)/v1/articles", output).group(1)
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"curl -X POST .*?-d '(\{.*?\})'", readme, re.S).group(1)
+    resp = requests.post(
+        f"{ingest}/v1/articles",
+        data=example.encode("utf-8"),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+    assert resp.status_code in (200, 202), resp.text
+    without = requests.post(f"{ingest}/v1/articles", data=example.encode(), timeout=30)
+    assert without.status_code == 401
 
 
 def test_up_runs_a_private_redis_on_a_socket_in_the_data_dir(up):
