@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 import requests
 
-from newsflow import localkeys
+from newsflow import admin_cli, localkeys
 from newsflow.partner_cli import partner
 from shared.settings import Settings
 
@@ -222,6 +222,8 @@ def schema(check: bool) -> None:
 
 
 main.add_command(partner)
+for _command in admin_cli.COMMANDS:
+    main.add_command(_command)
 
 
 if __name__ == "__main__":
