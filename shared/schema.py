@@ -147,13 +147,19 @@ def _key_name(value: str) -> str:
 
 
 KeyName = Annotated[
-    Line,
+    str,
     Field(
-        max_length=NAME_MAX_BYTES,
+        min_length=1,
+        max_length=NAME_MAX_BYTES,  # characters: never more than bytes
         description=f"At most {NAME_MAX_BYTES} bytes in UTF-8; names a feed file.",
     ),
+    AfterValidator(_one_line),
     AfterValidator(_key_name),
 ]
+# Constraints of nested Annotated types add up rather than override, so each length is its
+# own flat type.
+Guid = Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_token)]
+FileName = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_one_line)]
 
 # --- URLs ------------------------------------------------------------------------------------
 
@@ -358,7 +364,7 @@ class Picture(_Model):
     description: ShortText | None = None
     creditline: ShortText | None = None
     # The file name the image had where it came from (the seed export places images by name).
-    filename: Annotated[Line, Field(max_length=255)] | None = None
+    filename: FileName | None = None
     renditions: list[Rendition] = Field(default_factory=list)
 
 
@@ -379,7 +385,7 @@ class ArticleIn(_Model):
     """What a client posts to ``POST /v1/articles``."""
 
     source: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
-    guid: Annotated[Token, Field(max_length=1000)]
+    guid: Guid
     uri: WebUrl | None = None
     type: Literal["text"] = "text"
     language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]

@@ -216,3 +216,24 @@ def test_instant_at_the_range_edge_is_accepted(path, value):
 def test_range_refusal_names_the_range():
     with pytest.raises(ValidationError, match=re.escape("1900-01-01..9999-12-30")):
         ArticleIn.model_validate(with_value(("versionCreated",), "0001-01-01T00:00:00+01:00"))
+
+
+# --- lengths -------------------------------------------------------------------------------
+
+LENGTHS = [(("guid",), 1000), (("associations", "img1", "filename"), 255)]
+
+
+@pytest.mark.parametrize(("path", "limit"), LENGTHS, ids=lambda v: str(v))
+def test_text_at_its_length_limit_is_accepted(path, limit):
+    ArticleIn.model_validate(with_value(path, "g" * limit))
+
+
+@pytest.mark.parametrize(("path", "limit"), LENGTHS, ids=lambda v: str(v))
+def test_text_over_its_length_limit_is_refused(path, limit):
+    assert refused_at(with_value(path, "g" * (limit + 1))) == path
+
+
+def test_json_schema_states_the_enforced_lengths():
+    schema = ArticleIn.model_json_schema()
+    assert schema["properties"]["guid"]["maxLength"] == 1000
+    assert schema["$defs"]["Named"]["properties"]["name"]["maxLength"] == NAME_MAX_BYTES

@@ -16,7 +16,7 @@ from datetime import datetime
 import pytest
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
-from shared.schema import ArticleIn
+from shared.schema import Article, ArticleIn
 
 MEDIA = "urn:newsflow:media:sha256:" + "a" * 64
 
@@ -236,3 +236,16 @@ def test_free_text_keeps_tabs_and_line_breaks(char):
 def test_free_text_keeps_characters_beyond_the_basic_plane():
     parsed = ArticleIn.model_validate({**SAMPLE, "copyrightNotice": "𠀀 😀 \U0010fffd"})
     assert parsed.copyrightNotice == "𠀀 😀 \U0010fffd"
+
+
+STORED_ONLY = {"id": "a" * 32, "version": 1, "status": "queued", "statusReason": "原因"}
+
+
+@pytest.mark.parametrize("field", sorted(text_paths(Article) - text_paths(ArticleIn)))
+def test_stored_article_fields_are_covered_too(field):
+    doc = {**SAMPLE, **STORED_ONLY}
+    Article.model_validate(doc)
+    (name,) = field
+    with pytest.raises(ValidationError) as info:
+        Article.model_validate({**doc, name: STORED_ONLY[name][:1] + "\ufdd0"})
+    assert info.value.errors()[0]["loc"] == field
