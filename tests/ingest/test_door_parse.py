@@ -143,6 +143,7 @@ def test_a_posted_association_under_the_same_key_is_kept():
         article(bodies=[{"value": f'<img src="{PHOTO}" alt="别的">'}], associations={key: mine})
     )
     assert parsed.associations[key].description == "我的说明"
+    assert parsed.body_html == f'<figure data-association="{key}"></figure>'
 
 
 @pytest.mark.parametrize("src", ["/images/a.jpg", "a.jpg", "data:image/png;base64,iVBORw0KGgo="])
