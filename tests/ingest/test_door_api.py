@@ -40,10 +40,12 @@ def test_third_party_body_picture_sent_again_is_unchanged(stack, httpserver):
     httpserver.expect_request("/photos/again.jpg").respond_with_data(
         PHOTO.read_bytes(), content_type="image/jpeg"
     )
-    doc = article(
-        bodies=[{"value": f'<p><img src="{httpserver.url_for("/photos/again.jpg")}"></p>'}]
-    )
-    assert stack.post(doc).status_code == 202
+    src = httpserver.url_for("/photos/again.jpg")
+    doc = article(bodies=[{"value": f'<p><img src="{src}"></p>'}])
+    first = stack.post(doc)
+    assert first.status_code == 202
     again = stack.post(doc)
     assert again.status_code == 200, again.text
     assert again.json()["result"] == "unchanged"
+    stored = stack.status(first.json()["id"])["article"]
+    assert list(stored["associations"]) == [picture_key(src)]
