@@ -326,9 +326,22 @@ class Named(_Model):
     rel: Token | None = None
 
 
+# An e-mail contact becomes a mailto: link and a web contact may become a link: one address,
+# no spaces, no characters that would start a header or a parameter (RFC 6068 section 2).
+_EMAIL = re.compile(r"[^\s@<>\"?&,;:()\[\]\\]+@[^\s@<>\"?&,;:()\[\]\\]+")
+
+
 class Contact(_Model):
     type: Literal["phone", "email", "web"]
     value: Line
+
+    @field_validator("value")
+    @classmethod
+    def _addresses_are_addresses(cls, value: str, info: ValidationInfo) -> str:
+        kind = info.data.get("type")  # declared first, so validated already
+        if kind == "email" and not _EMAIL.fullmatch(value):
+            raise ValueError("not an e-mail address (one name@domain, nothing else)")
+        return web_url(value) if kind == "web" else value
 
 
 class InfoSource(_Model):

@@ -237,3 +237,35 @@ def test_json_schema_states_the_enforced_lengths():
     schema = ArticleIn.model_json_schema()
     assert schema["properties"]["guid"]["maxLength"] == 1000
     assert schema["$defs"]["Named"]["properties"]["name"]["maxLength"] == NAME_MAX_BYTES
+
+
+# --- contacts that become links ------------------------------------------------------------
+
+CONTACT = ("infoSources", 0, "contactInfo", 0)
+
+
+def with_contact(kind: str, value: str) -> dict:
+    return with_value(CONTACT, {"type": kind, "value": value})
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("email", "kejie@scimall.org.cn?body=hi"),
+        ("email", "a@b.org, c@d.org"),
+        ("email", "not an address"),
+        ("web", "javascript:alert(1)"),
+        ("web", "www.example.org"),
+    ],
+)
+def test_contact_that_becomes_a_link_must_be_an_address(kind, value):
+    assert refused_at(with_contact(kind, value)) == (*CONTACT, "value")
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [("email", "kejie@scimall.org.cn"), ("web", "https://www.scimall.org.cn/"),
+     ("phone", "(010)86409582")],
+)  # fmt: skip
+def test_contact_of_the_seed_kind_is_accepted(kind, value):
+    ArticleIn.model_validate(with_contact(kind, value))
