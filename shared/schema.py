@@ -52,9 +52,10 @@ NONCHARACTERS = re.compile(
 SURROGATE = re.compile("[\ud800-\udfff]")
 # What may not stay in any text: stripped from long free text, refused elsewhere.
 UNFIT = re.compile(f"{XML_FORBIDDEN.pattern}|{NONCHARACTERS.pattern}")
-# In a one-line field (a headline, a name) a line break, a tab, DEL or a C1 control is a
-# mistake too (XML 1.0 section 2.2 discourages #x7F-#x9F).
-_LINE_FORBIDDEN = re.compile(f"[\x00-\x1f\x7f-\x9f]|{UNFIT.pattern}")
+# In a one-line field (a headline, a name) any control character is a mistake: a line
+# break, a tab, DEL or a C1 control (XML 1.0 section 2.2 discourages #x7F-#x9F). The rest of
+# UNFIT is refused there by the check every string passes.
+_LINE_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f]")
 # Letters that render as nothing (Hangul fillers, braille blank): a headline of them is blank.
 _INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
@@ -165,7 +166,7 @@ FileName = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_o
 
 # Browsers and sitemaps (sitemaps.org) stop at about 2,000 characters; longer is an abuse.
 URL_MAX = 2048
-_URL_SCHEMA = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]+([/?#]\S*)?$"
+_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]+([/?#]\S*)?$"
 _MEDIA_URN = r"^urn:newsflow:media:sha256:[0-9a-f]{64}$"
 _URL_BAD_CHAR = re.compile(r"[\x00-\x20\x7f-\x9f\s]")
 _HOST_LABELS = re.compile(r"^([A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?\.)*"
@@ -226,7 +227,7 @@ WebUrl = Annotated[
     Field(
         min_length=1,
         max_length=URL_MAX,
-        json_schema_extra={"format": "uri", "pattern": _URL_SCHEMA},
+        json_schema_extra={"format": "uri", "pattern": _URL_PATTERN},
     ),
     AfterValidator(web_url),
 ]
@@ -235,16 +236,16 @@ PictureUri = Annotated[
     Field(
         min_length=1,
         max_length=URL_MAX,
-        json_schema_extra={"pattern": f"({_URL_SCHEMA})|({_MEDIA_URN})"},
+        json_schema_extra={"pattern": f"({_URL_PATTERN})|({_MEDIA_URN})"},
     ),
     AfterValidator(_picture_uri),
 ]
 
 # --- instants ----------------------------------------------------------------------------------
 
-# Every output must write every date after converting it to UTC: RFC 822 in RSS (a four-digit
-# year, which Python's email.utils writes only from 1900 on portably), RFC 3339 in Atom and JSON
-# Feed (years 0000-9999). Ending a day before 9999-12-31 keeps any offset's local time in range.
+# Every output must write every date after converting it to UTC: RFC 822 dates in RSS (RFC 5322
+# section 3.3: "any numeric year 1900 or later"), RFC 3339 in Atom and JSON Feed (a four-digit
+# year). Ending a day before 9999-12-31 keeps the local time of any offset within year 9999.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
