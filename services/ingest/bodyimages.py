@@ -10,8 +10,9 @@ has nothing we could fetch and is removed.
 
 A figure is flow content and may not stand inside a paragraph, a heading, a link or a list
 item's inline text (HTML, 4.4.12 "the figure element": contexts where flow content is
-expected), so it is placed right after the top-level element that held the image, and a
-paragraph left empty by the move is dropped.
+expected), so it is placed right after the top-level element that held the image; a
+paragraph left empty by the move is dropped, and an HTML5 ``<figure>`` of one picture and its
+``<figcaption>`` becomes the placeholder, its caption the picture's description.
 
 Works on sanitized HTML only (ingest.sanitize): nh3 serializes canonically (every tag closed,
 attribute values double-quoted and escaped, no comments), which is what the tokenizer relies on.
@@ -31,6 +32,9 @@ _ATTR = re.compile(r'([^\s=>/]+)(?:="([^"]*)")?')
 _VOID = frozenset({"br", "hr", "img", "wbr"})
 # A paragraph with nothing left but these once its pictures moved out.
 _EMPTY_PARAGRAPH = re.compile(r"<p>(?:\s|&nbsp;|\u00a0|\u3000|<br>)*</p>")
+# An HTML5 figure that held one picture and its caption: it becomes our placeholder, and its
+# caption the picture's description.
+_PICTURE_FIGURE = re.compile(r"<figure>\s*(?:<figcaption>(.*?)</figcaption>)?\s*</figure>", re.S)
 
 
 def picture_key(src: str) -> str:
@@ -63,6 +67,25 @@ def _picture(attrs: dict[str, str]) -> dict | None:
 
 def _figure(key: str) -> str:
     return f'<figure data-association="{key}"></figure>'
+
+
+def _absorbed(element: str, keys: list[str], pictures: dict[str, dict]) -> bool:
+    """True if the element that held the pictures is nothing without them: an empty
+    paragraph, or a figure of one picture, whose caption then goes to the picture (the
+    visible caption as the description; an alt text that said something else as its
+    headline, so neither is lost)."""
+    if _EMPTY_PARAGRAPH.fullmatch(element):
+        return True
+    match = _PICTURE_FIGURE.fullmatch(element)
+    if match is None or len(keys) != 1:
+        return False
+    caption = html.unescape(re.sub(r"<[^>]+>", "", match.group(1) or "")).strip()
+    picture = pictures[keys[0]]
+    if caption and caption != picture.get("description"):
+        if "description" in picture:
+            picture["headline"] = picture["description"]
+        picture["description"] = caption
+    return True
 
 
 def lift_images(sanitized: str) -> Lifted:
@@ -99,10 +122,11 @@ def lift_images(sanitized: str) -> Lifted:
         if depth == 0 and pending:
             element = "".join(out[top_start:])
             del out[top_start:]
-            if not _EMPTY_PARAGRAPH.fullmatch(element):
+            if not _absorbed(element, pending, pictures):
                 out.append(element)
             out.extend(_figure(key) for key in pending)
             pending.clear()
     out.append(sanitized[pos:])
     out.extend(_figure(key) for key in pending)  # only if the markup was not closed
-    return Lifted("".join(out), pictures)
+    # Trimmed as the sanitizer trims (ASCII whitespace only), so sanitizing again is a no-op.
+    return Lifted("".join(out).strip(" \t\n\r\f"), pictures)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ingest.bodyimages import lift_images
+from ingest.bodyimages import Lifted, lift_images
 from ingest.sanitize import ActiveContent, sanitize_body
 from shared.errors import Problem, ProblemError
 from shared.models import ArticleRow, OutboxRow, utcnow
@@ -98,16 +98,16 @@ def _check_times(article: ArticleIn, now: datetime) -> None:
         )
 
 
-def _clean_body(i: int, value: str) -> str:
+def _clean_body(i: int, value: str) -> Lifted:
     try:
-        clean = sanitize_body(value)
+        lifted = lift_images(sanitize_body(value))
     except ActiveContent as exc:
         raise ProblemError(Problem("unsafe_html", str(exc), f"bodies.{i}.value")) from None
-    if not clean:
+    if not lifted.html:
         raise ProblemError(
             Problem("empty_body", "the body holds no content once sanitized", f"bodies.{i}.value")
         )
-    return clean
+    return lifted
 
 
 def parse_article(payload: object, now: datetime | None = None) -> ArticleIn:
@@ -123,7 +123,7 @@ def parse_article(payload: object, now: datetime | None = None) -> ArticleIn:
     doc = article.model_dump(mode="json", exclude_none=True)
     associations = doc.setdefault("associations", {})
     for i, body in enumerate(doc["bodies"]):
-        lifted = lift_images(_clean_body(i, body["value"]))
+        lifted = _clean_body(i, body["value"])
         body["value"] = lifted.html
         for key, picture in lifted.pictures.items():
             associations.setdefault(key, picture)

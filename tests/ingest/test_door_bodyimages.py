@@ -154,3 +154,19 @@ def test_property_a_new_figure_never_stands_inside_another_element(text):
     parser.feed(out.html)
     parser.close()
     assert all(not around for key, around in parser.around if key in out.pictures)
+
+
+def test_html5_figure_becomes_the_placeholder_with_its_caption():
+    out = lifted(f'<figure><img src="{PHOTO}"><figcaption>图1 <b>会场</b></figcaption></figure>')
+    assert out.html == FIG
+    assert out.pictures[KEY]["description"] == "图1 会场"
+
+
+def test_html5_figure_keeps_a_different_alt_text_as_the_headline():
+    out = lifted(f'<figure><img src="{PHOTO}" alt="全景"><figcaption>会场</figcaption></figure>')
+    assert (out.pictures[KEY]["description"], out.pictures[KEY]["headline"]) == ("会场", "全景")
+
+
+def test_html5_figure_with_more_than_a_picture_keeps_the_rest():
+    out = lifted(f'<figure><p>文字</p><img src="{PHOTO}"></figure>')
+    assert out.html == f"<figure><p>文字</p></figure>{FIG}"

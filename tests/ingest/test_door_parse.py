@@ -162,3 +162,8 @@ def test_an_over_long_alt_text_is_refused_naming_the_picture():
     body = f'<img src="{PHOTO}" alt="{"说" * 20_001}">'
     found = problem(article(bodies=[{"value": body}]))
     assert found["field"] == f"associations.{picture_key(PHOTO)}.description"
+
+
+def test_body_of_nothing_but_a_relative_picture_is_empty():
+    found = problem(article(bodies=[{"value": '<img src="/a.jpg">'}]))
+    assert (found["error"], found["field"]) == ("empty_body", "bodies.0.value")
