@@ -168,7 +168,7 @@ def relay() -> None:
 
     settings = Settings.from_env()
     ctx = IngestContext.build(settings)
-    run_forever(ctx.sessions, ctx.send, settings.relay_interval)
+    run_forever(ctx.sessions, ctx.relay_send, settings.relay_interval)
 
 
 @main.command()

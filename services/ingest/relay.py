@@ -3,6 +3,11 @@
 A row is claimed (an UPDATE that only one relay can win) before it is sent, and marked sent
 after; a relay that dies between the two leaves a claim that expires, so the row is sent
 again. Tasks are idempotent per (article id, version), which makes that duplicate harmless.
+
+A hung broker never stalls the relay for long: each send is bounded
+(``ingest.broker.RELAY_DEADLINE``), a pass stops at the first failure, and the next pass
+comes after a backoff that doubles from the interval up to ``MAX_BACKOFF``, so the relay
+resumes within about a second of the broker answering again.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from shared.models import OutboxRow, utcnow
 
 log = logging.getLogger(__name__)
 CLAIM_FOR = timedelta(seconds=30)
+MAX_BACKOFF = 1.0
 
 
 def _claim(session: Session, row_id: int) -> OutboxRow | None:
@@ -71,13 +77,18 @@ def pending_ids(sessions: sessionmaker[Session], limit: int = 100) -> list[int]:
 
 def relay_pending(sessions: sessionmaker[Session], send: Sender, limit: int = 100) -> int:
     """One pass over the pending rows; stops at the first failure (the broker is down)."""
+    return relay_pass(sessions, send, limit)[0]
+
+
+def relay_pass(sessions: sessionmaker[Session], send: Sender, limit: int = 100) -> tuple[int, bool]:
+    """(rows sent, whether the pass stopped on a failed send)."""
     sent = 0
     for row_id in pending_ids(sessions, limit):
         if send_one(sessions, send, row_id):
             sent += 1
         elif _still_pending_unclaimed(sessions, row_id):
-            break
-    return sent
+            return sent, True
+    return sent, False
 
 
 def _still_pending_unclaimed(sessions: sessionmaker[Session], row_id: int) -> bool:
@@ -86,14 +97,25 @@ def _still_pending_unclaimed(sessions: sessionmaker[Session], row_id: int) -> bo
         return row is not None and row.sent_at is None and row.claimed_until is None
 
 
+def next_pause(interval: float, failures: int) -> float:
+    """The pause before the next pass after ``failures`` failed passes in a row."""
+    if failures == 0:
+        return interval
+    return min(interval * 2 ** (failures - 1), max(interval, MAX_BACKOFF))
+
+
 def run_forever(
     sessions: sessionmaker[Session], send: Sender, interval: float, stop=lambda: False
 ) -> None:
     log.info("outbox relay running, every %.2fs", interval)
+    failures = 0
     while not stop():
         try:
-            if relay_pending(sessions, send):
-                continue  # more may be waiting; no sleep while there is a backlog
+            sent, failed = relay_pass(sessions, send)
         except Exception:
             log.exception("outbox relay pass failed; retrying")
-        time.sleep(interval)
+            sent, failed = 0, True
+        failures = failures + 1 if failed else 0
+        if sent and not failed:
+            continue  # more may be waiting; no sleep while there is a backlog
+        time.sleep(next_pause(interval, failures))
