@@ -14,10 +14,10 @@ from shared.tasknames import SENDER_CONF
 
 __all__ = ["Sender", "make_celery_client", "relay_sender", "request_sender"]
 
-# The request path waits at most this long for the broker. A healthy send takes about a
-# millisecond (measured: docs/operations.md); a hung broker costs one request this much once
-# per cooldown, per ingest process, and every other request skips the send.
-REQUEST_DEADLINE = 0.3
+# The send after commit (ingest.relay.AfterCommit) waits at most this long for the broker. A
+# healthy send takes about a millisecond; on a hung broker the first send overruns, the
+# breaker opens, and for the cooldown every row is left to the relay without a try.
+REQUEST_DEADLINE = 0.5
 REQUEST_COOLDOWN = 5.0
 # The relay has nobody waiting on it: a longer deadline than the socket timeout (1 s), so a
 # slow broker still gets its answer, and no breaker: its own backoff, capped at a second, makes

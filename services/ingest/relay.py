@@ -13,7 +13,10 @@ resumes within about a second of the broker answering again.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
@@ -21,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.broker import Sender
 from shared.models import OutboxRow, utcnow
+from shared.sending import BoundedSender
 
 log = logging.getLogger(__name__)
 CLAIM_FOR = timedelta(seconds=30)
@@ -119,3 +123,61 @@ def run_forever(
         if sent and not failed:
             continue  # more may be waiting; no sleep while there is a backlog
         time.sleep(next_pause(interval, failures))
+
+
+class AfterCommit:
+    """Sends a request's committed outbox row at once, on a thread of its own.
+
+    Off the request thread, by measurement (docs/operations.md, "When Redis hangs"): the
+    send after commit is a claim, a publish and a mark, two more commits. On PostgreSQL they
+    made a POST's median 90 ms instead of 50 ms handed off (34 ms with no send at all); on
+    SQLite the two came out even, the thread's commits queueing for the one write lock. And
+    on a hung broker a request never waits, where in the request the first one per cooldown
+    would wait the sender's whole deadline.
+
+    Nothing is lost either way: the row is committed before it is queued. A row skipped
+    (the breaker is open, or ``limit`` rows are already waiting) or not sent is the relay's;
+    queued ids are still sent at interpreter exit (the pool's thread is joined then), and a
+    process killed mid-send leaves a claim the relay takes over once it expires.
+    """
+
+    def __init__(
+        self, sessions: sessionmaker[Session], send: BoundedSender, limit: int = 100
+    ) -> None:
+        self.sessions = sessions
+        self.send = send
+        self.limit = limit
+        self._waiting = 0
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
+
+    def submit(self, row_id: int) -> bool:
+        """Queue the row for sending; False when it is left to the relay."""
+        if not self.send.available():
+            return False
+        with self._lock:
+            if self._waiting >= self.limit:
+                return False
+            self._waiting += 1
+            pool = self._executor()
+        pool.submit(self._send, row_id)
+        return True
+
+    def _send(self, row_id: int) -> None:
+        try:
+            if self.send.available():  # it may have opened while this id waited
+                send_one(self.sessions, self.send, row_id)
+        except Exception:  # the database: the row stays in the outbox for the relay
+            log.exception("outbox %s: send after commit failed; the relay will send it", row_id)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    def _executor(self) -> ThreadPoolExecutor:
+        # Per process: a server that forks workers after loading the app gives each its own.
+        if self._pool is None or self._pool_pid != os.getpid():
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="after-commit")
+            self._pool_pid = os.getpid()
+            self._waiting = 1  # the id being submitted now; counts from a fork are stale
+        return self._pool

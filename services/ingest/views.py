@@ -9,7 +9,6 @@ from flask import Blueprint, Flask, current_app, jsonify, request, url_for
 
 from ingest.context import IngestContext
 from ingest.media import sniff_image_type
-from ingest.relay import send_one
 from ingest.services import parse_article, upsert_article
 from shared import health, keys
 from shared.errors import Problem, ProblemError
@@ -52,13 +51,10 @@ def post_article():
     c = ctx()
     with c.sessions.begin() as session:
         result = upsert_article(session, article)
-    if result.outbox_id is not None and c.send.available():
-        # Committed: send at once for freshness. The wait is bounded (c.send: 0.3 s, then the
-        # breaker skips this for a while), and a row not sent stays for the relay. Here in the
-        # request and not on a background thread, by measurement: a healthy send costs the
-        # request about 3 ms (docs/operations.md), and a hand-off would leave a row claimed
-        # by a thread that dies with its worker process waiting 30 s for the relay.
-        send_one(c.sessions, c.send, result.outbox_id)
+    if result.outbox_id is not None:
+        # Committed: queue the send for freshness, off this thread (ingest.relay.AfterCommit
+        # says why); whatever does not go out now, the relay sends.
+        c.after_commit.submit(result.outbox_id)
     body = {
         "id": result.id,
         "version": result.version,
