@@ -6,22 +6,41 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 
 from ingest.broker import RELAY_DEADLINE, make_celery_client, relay_sender
 from ingest.relay import MAX_BACKOFF, next_pause, relay_pass, relay_pending, run_forever, send_one
+from shared import migrate
 from shared.db import make_engine, make_sessionmaker
 from shared.models import OutboxRow
 from shared.redisurl import client
 from shared.tasknames import TASK_RENDER_PAGE
+from tests.conftest import _postgres_database
 from tests.ingest.test_broker import HungPeer, running_redis
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def relay_database_url(request, tmp_path_factory) -> Iterator[str]:
+    """A database of this module's own, on SQLite and on PostgreSQL: the session's stack
+    runs a relay on the shared one, which would take (and send) these tests' rows."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('relay') / 'relay.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    database = _postgres_database()
+    url = next(database)
+    migrate.upgrade(url)
+    yield url
+    database.close()
+
+
 @pytest.fixture
-def sessions(database_url):
-    engine = make_engine(database_url, immediate=True)
+def sessions(relay_database_url):
+    engine = make_engine(relay_database_url, immediate=True)
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM outbox"))
     yield make_sessionmaker(engine)
