@@ -90,7 +90,7 @@ def _send_outbox(settings: Settings, first_id: int, total: int, label: str) -> i
         bar = progress.add_task(label, total=total)
         stalled_since = None
         while True:
-            relay_pending(ctx.sessions, ctx.send, limit=200)
+            relay_pending(ctx.sessions, ctx.relay_send, limit=200)
             with ctx.readers() as session:
                 left = admin.unsent(session, first_id)
             progress.update(bar, completed=total - left)

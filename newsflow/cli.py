@@ -190,7 +190,7 @@ def relay() -> None:
     maintenance.start(
         [lambda: maintenance.prune_audit(ctx.sessions, settings.audit_retention_days)]
     )
-    run_forever(ctx.sessions, ctx.send, settings.relay_interval)
+    run_forever(ctx.sessions, ctx.relay_send, settings.relay_interval)
 
 
 @main.command()

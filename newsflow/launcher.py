@@ -77,7 +77,12 @@ class Stack:
                 "--hostname", f"render-{os.getpid()}@%h",
             ],
             "relay": [py, "-m", "newsflow", "relay"],
-            "ingest": [*gunicorn, "--bind", f"{self.host}:{s.ingest_port}", "ingest.wsgi:app"],
+            # gthread: a request waiting on a slow part (a /healthz probe of a hung Redis
+            # waits its 1 s) holds a thread, not one of the two processes.
+            "ingest": [
+                *gunicorn, "--threads", "4", "--bind", f"{self.host}:{s.ingest_port}",
+                "ingest.wsgi:app",
+            ],
             "feed": [
                 py, "-m", "granian", "--interface", "wsgi", "--host", self.host,
                 "--port", str(s.feed_port), "--workers", "2", "--blocking-threads", "1",

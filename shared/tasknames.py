@@ -42,9 +42,13 @@ TASK_QUEUES = {
     TASK_WEBSUB_DELIVER: QUEUE_NOTIFY,
 }
 
-# Celery settings for a service that only *sends* tasks (ingest, feed): JSON only, routes by
-# name, and a publish that fails fast when Redis is away, because kombu otherwise retries the
-# connection for about six seconds before send_task sees an error. Plain data, so shared needs
+# Celery settings for a service that only *sends* tasks (ingest's request path and relay, the
+# feed's hub): JSON only, routes by name, and a publish that gives up quickly on a broker that
+# is down *or hung*. A hung Redis (SIGSTOP, a partition) accepts TCP connections into the
+# kernel backlog and never answers, so only the read timeout ends a send; kombu's
+# reconnect (``max_retries``) doubled it. Measured against a listener that never answers:
+# socket_timeout 2 with max_retries 1 took 4 s per send; 1 s and 0 retries take 1 s. Callers
+# also bound the wait themselves (shared.sending.BoundedSender). Plain data, so shared needs
 # no Celery; each sender builds its own client from it.
 SENDER_CONF = {
     "task_serializer": "json",
@@ -54,11 +58,8 @@ SENDER_CONF = {
     "broker_connection_max_retries": 0,
     "broker_transport_options": {
         "socket_connect_timeout": 1,
-        "socket_timeout": 2,
-        "max_retries": 1,
-        "interval_start": 0,
-        "interval_step": 0.1,
-        "interval_max": 0.1,
+        "socket_timeout": 1,
+        "max_retries": 0,
     },
     "task_routes": {name: {"queue": queue} for name, queue in TASK_QUEUES.items()},
 }
