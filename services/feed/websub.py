@@ -24,7 +24,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from feed.broker import CelerySender, Sender, make_celery_client
 from feed.context import FeedContext
 from shared import keys, netguard
-from shared.artifacts import BadKey, check_key
+from shared.artifacts import BadKey
 from shared.settings import Settings
 from shared.tasknames import TASK_WEBSUB_VERIFY
 
@@ -73,7 +73,7 @@ def feed_links(settings: Settings) -> Callable[[str], str]:
 
 
 def canonical_topic(base: str, feed_key: str, fmt: str) -> str:
-    return f"{base}/{quote(keys.feed_artifact(feed_key, fmt))}"
+    return f"{base}{keys.feed_path(feed_key, fmt)}"
 
 
 class HubError(Exception):
@@ -116,13 +116,12 @@ def parse_topic(base: str, topic: str) -> tuple[str, str] | None:
     if "?" in rest or "#" in rest:
         return None
     try:
-        key = check_key(unquote(rest, errors="strict"))
-    except (UnicodeDecodeError, BadKey):
+        path = unquote(rest, errors="strict")
+    except UnicodeDecodeError:
         return None
-    stem, dot, fmt = key.removeprefix("feeds/").rpartition(".")
-    if not key.startswith("feeds/") or not dot or not stem or fmt not in keys.FEED_FORMATS:
+    if not path.startswith("feeds/"):
         return None
-    return stem, fmt
+    return keys.feed_for_path(path.removeprefix("feeds/"))
 
 
 def _bad(field: str, detail: str, error: str = "invalid_parameter") -> HubError:

@@ -8,6 +8,7 @@ import json
 from flask import Blueprint, Flask, current_app, jsonify, request, url_for
 
 from ingest.context import IngestContext
+from ingest.errors import too_large
 from ingest.media import sniff_image_type
 from ingest.services import parse_article, upsert_article
 from shared import health, keys
@@ -22,6 +23,22 @@ def ctx() -> IngestContext:
     return current_app.extensions["newsflow"]
 
 
+def read_body(limit: int, what: str) -> bytes:
+    """The request body, or a 413 naming ``limit`` when it is larger.
+
+    Werkzeug refuses a Content-Length over the limit, but a chunked body (no Content-Length;
+    gunicorn sets ``wsgi.input_terminated``) is only cut at the limit, silently: the article
+    would be parsed from its first bytes. So the stream may run one byte past the limit, and a
+    body that reaches it is refused here."""
+    if (request.content_length or 0) > limit:
+        raise too_large(limit, what)
+    request.max_content_length = limit + 1
+    data = request.get_data(cache=False)
+    if len(data) > limit:
+        raise too_large(limit, what)
+    return data
+
+
 def _read_json() -> object:
     ctype = request.mimetype
     if ctype != "application/json":
@@ -32,7 +49,7 @@ def _read_json() -> object:
             ),
             415,
         )
-    raw = request.get_data(cache=False)
+    raw = read_body(ctx().settings.max_body_bytes, "an article")
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -106,8 +123,7 @@ def with_renditions(doc: dict, media: dict, base: str) -> dict:
 @bp.post("/v1/media")
 def post_media():
     c = ctx()
-    request.max_content_length = c.settings.max_image_bytes
-    data = request.get_data(cache=False)
+    data = read_body(c.settings.max_image_bytes, "an image")
     if not data:
         raise ProblemError(Problem("empty_body", "send the image bytes as the request body"), 400)
     kind = sniff_image_type(data)

@@ -140,8 +140,7 @@ def _feed_lock(ctx: RenderContext, feed_key: str):
 
 
 def _archive_index_key(feed_key: str) -> str:
-    # A dot name: bookkeeping, never served (the feed service skips dot files).
-    return f"feeds/{keys.archive_feed(feed_key, 0).rsplit('/', 1)[0]}/.index.json"
+    return keys.archive_index_artifact(feed_key)
 
 
 def _archive_index(ctx: RenderContext, feed_key: str) -> dict:

@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from urllib.parse import quote
 
 from shared import keys
 
@@ -119,7 +118,7 @@ def article_url(base: str, article_id: str) -> str:
 
 
 def feed_url(base: str, feed_key: str, fmt: str) -> str:
-    return f"{base}/{quote(keys.feed_artifact(feed_key, fmt))}"
+    return f"{base}{keys.feed_path(feed_key, fmt)}"
 
 
 def build(
