@@ -28,9 +28,9 @@ FEED_FORMATS = ("rss", "atom", "json")
 FEED_MAX_AGE = 60
 
 _UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]+")
-# NAME_MAX is 255 bytes on Linux file systems; a feed's longest file name adds ".atom.br" and
-# its temp file (shared.artifacts) ".tmp-" and a few random letters. 200 leaves room for both.
-SEGMENT_MAX_BYTES = 200
+# NAME_MAX is 255 bytes on Linux file systems (shared.artifacts.NAME_MAX_BYTES); a feed's
+# longest file name adds ".atom.br" to its name. Every name that fitted before keeps its file.
+SEGMENT_MAX_BYTES = 255 - len(".atom.br")
 HASHED_PREFIX = ".h-"
 
 
