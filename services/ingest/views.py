@@ -86,7 +86,10 @@ def post_article():
 @bp.get("/v1/articles/<article_id>")
 def get_article(article_id: str):
     with ctx().readers() as session:
-        row = session.get(ArticleRow, article_id) if len(article_id) <= 32 else None
+        # Ids are 32 hex digits; anything else (a NUL, which PostgreSQL refuses in a query)
+        # is no article.
+        well_formed = len(article_id) <= 32 and article_id.isascii() and article_id.isalnum()
+        row = session.get(ArticleRow, article_id) if well_formed else None
         if row is None:
             raise ProblemError(Problem("not_found", f"no article with id {article_id!r}"), 404)
         base = ctx().settings.public_base_url

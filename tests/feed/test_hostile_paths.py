@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import socket
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -195,3 +196,21 @@ def test_a_hub_body_over_the_limit_is_a_413(stack):
         stack.feed, "POST", "/hub", body, {"Content-Type": "application/x-www-form-urlencoded"}
     )
     assert status == 413 and problem(status, headers, data) is None
+
+
+def test_a_chunked_hub_body_over_the_limit_is_a_413_not_a_cut_form(stack):
+    body = b"hub.mode=subscribe&hub.topic=" + b"a" * 20_000
+    request = (
+        b"POST /hub HTTP/1.1\r\nHost: feed\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        + b"%x\r\n%s\r\n0\r\n\r\n"
+        % (len(body), body)
+    )
+    url = urlsplit(stack.feed)
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, data = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413") and json.loads(data)["error"] == "too_large"
