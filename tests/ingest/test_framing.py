@@ -114,6 +114,11 @@ def test_a_request_line_that_is_no_http_is_a_json_400(stack):
     assert_json_error(answer, 400, "bad_request")
 
 
+def test_a_control_character_in_a_header_is_a_json_400(stack):
+    answer = raw(stack.ingest, b"GET /healthz HTTP/1.1\r\nHost: i\r\nX-A: a\x01b\r\n\r\n")
+    assert_json_error(answer, 400, "bad_request")
+
+
 def test_an_over_long_request_line_is_a_json_414(stack):
     answer = raw(stack.ingest, b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: i\r\n\r\n")
     assert_json_error(answer, 414, "uri_too_long")
