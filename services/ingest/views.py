@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from flask import Blueprint, Flask, current_app, jsonify, request, url_for
 
@@ -123,9 +124,20 @@ def with_renditions(doc: dict, media: dict, base: str) -> dict:
     return {**doc, "associations": associations} if associations else doc
 
 
+def _media_filename() -> str | None:
+    """The ``filename`` query parameter: a name for people, so a control character (which
+    PostgreSQL cannot even store, in the case of NUL) is refused rather than kept."""
+    filename = (request.args.get("filename") or "")[:255] or None
+    if filename is not None and re.search(r"[\x00-\x1f\x7f]", filename):
+        detail = "filename must not contain control characters"
+        raise ProblemError(Problem("invalid_parameter", detail, "filename"), 400)
+    return filename
+
+
 @bp.post("/v1/media")
 def post_media():
     c = ctx()
+    filename = _media_filename()
     data = read_body(c.settings.max_image_bytes, "an image")
     if not data:
         raise ProblemError(Problem("empty_body", "send the image bytes as the request body"), 400)
@@ -135,7 +147,6 @@ def post_media():
             Problem("not_an_image", "the bytes are not a JPEG, PNG, GIF or WebP image", None), 415
         )
     sha = hashlib.sha256(data).hexdigest()
-    filename = (request.args.get("filename") or "")[:255] or None
     c.artifacts.put(keys.source_media_artifact(sha), data)
     with c.sessions.begin() as session:
         if session.get(MediaSource, sha) is None:

@@ -179,3 +179,17 @@ def test_an_image_larger_than_the_article_limit_is_taken(stack):
         ),
     )
     assert answer.status == 201, answer
+
+
+def test_a_control_character_in_the_image_file_name_is_a_400_naming_it(stack):
+    data = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    answer = raw(
+        stack.ingest,
+        post(
+            "/v1/media?filename=a%00b.png",
+            f"Content-Type: application/octet-stream\r\nContent-Length: {len(data)}\r\n",
+            data,
+        ),
+    )
+    body = assert_json_error(answer, 400, "invalid_parameter")
+    assert body["field"] == "filename"
