@@ -129,6 +129,12 @@ def channel_page_artifact(feed_key: str) -> str:
     return f"pages/{_stored(feed_key)}.html"
 
 
+def _could_be_feed_name(name: str) -> bool:
+    # feed_name never leaves a control character, slash or backslash in a name, so a path
+    # holding one is no feed (and a NUL never reaches a query: PostgreSQL refuses it).
+    return bool(name) and not _UNSAFE.search(name)
+
+
 def feed_for_path(path: str) -> tuple[str, str] | None:
     """(feed key, format) of a decoded feed path after ``/feeds/`` (``region/内蒙.rss``,
     ``all/archive/3.atom``), or None when no feed can live there. The name is taken as it
@@ -144,7 +150,7 @@ def feed_for_path(path: str) -> tuple[str, str] | None:
             return None
     if parts == [FEED_ALL]:
         key = FEED_ALL
-    elif len(parts) == 2 and parts[0] in FEED_KINDS and parts[1]:
+    elif len(parts) == 2 and parts[0] in FEED_KINDS and _could_be_feed_name(parts[1]):
         key = f"{parts[0]}/{parts[1]}"
     else:
         return None
@@ -153,7 +159,7 @@ def feed_for_path(path: str) -> tuple[str, str] | None:
 
 def channel_page_for(kind: str, name: str) -> str | None:
     """The artifact key of the page at ``/<kind>/<name>`` (decoded), or None."""
-    if kind not in FEED_KINDS or not name or "/" in name:
+    if kind not in FEED_KINDS or not _could_be_feed_name(name):
         return None
     return channel_page_artifact(f"{kind}/{name}")
 

@@ -279,6 +279,9 @@ def test_feed_for_path_finds_the_feed(path, found):
         "all/archive/.index.json",
         "all/archive/1234567890.rss",
         "../all.rss",
+        "region/a\x00b.rss",
+        "region/a\\b.rss",
+        "source/\n.atom",
     ],
 )
 def test_feed_for_path_refuses_what_no_feed_is(path):
@@ -297,6 +300,8 @@ def test_channel_page_for_a_plain_name():
     assert channel_page_for("source", "科协") == "pages/source/科协.html"
 
 
-@pytest.mark.parametrize(("kind", "name"), [("tag", "x"), ("region", ""), ("region", "a/b")])
+@pytest.mark.parametrize(
+    ("kind", "name"), [("tag", "x"), ("region", ""), ("region", "a/b"), ("region", "a\x00")]
+)
 def test_channel_page_for_refuses_what_no_page_is(kind, name):
     assert channel_page_for(kind, name) is None
