@@ -67,6 +67,11 @@ class Image:
         kept = [_rendition(r, self.base) for r in self.renditions or []]
         _set(self, "renditions", [r for r in kept if r is not None])
 
+    @property
+    def showable(self) -> bool:
+        """Whether a picture can be shown: a rendition other than the thumbnail is left."""
+        return any(r["name"] != "thumb" for r in self.renditions)
+
     def best(self, contenttype: str | None = None, max_width: int = 10**9) -> dict:
         pool = [
             r for r in self.renditions
@@ -206,7 +211,7 @@ class ArticleView:
         _set(self, "recommended", Recommended.of(self.recommended))
         images = {k: i for k, i in (self.images or {}).items() if isinstance(i, Image)}
         images = {k: _rebased(i, self.base) for k, i in images.items()}
-        _set(self, "images", {k: i for k, i in images.items() if i.renditions})
+        _set(self, "images", {k: i for k, i in images.items() if i.showable})
         _set(self, "image_order", [k for k in dict.fromkeys(self.image_order) if k in self.images])
         headline = clean.line(self.headline)
         _set(self, "headline", headline if clean.visible(headline) else self._fallback_headline())
@@ -253,7 +258,8 @@ def article_url(base: str, article_id: str) -> str:
 
 
 def feed_url(base: str, feed_key: str, fmt: str) -> str:
-    return f"{base}/{quote(keys.feed_artifact(feed_key, fmt))}"
+    # A feed key holds a stored region or source name: cleaned, so quote() can encode it.
+    return f"{base}/{quote(clean.text(keys.feed_artifact(feed_key, fmt)))}"
 
 
 def _dict(value: object) -> dict:
