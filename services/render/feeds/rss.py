@@ -30,7 +30,7 @@ def render(feed: FeedView) -> bytes:
         fe.link(href=entry.url)
         fe.pubDate(entry.first_created)
         fe.description(feed.summary(entry))
-        fe.content(cdata_safe(feed.content(entry)), type="CDATA")
+        fe.content(feed.content(entry), type="CDATA")
         if entry.by:
             fe.dc.dc_creator(entry.by)
         if entry.rights:
@@ -43,9 +43,3 @@ def render(feed: FeedView) -> bytes:
         if lead:
             fe.enclosure(**lead)
     return add_media_rss(fg.rss_str(encoding="UTF-8"), feed)
-
-
-def cdata_safe(html: str) -> str:
-    """A CDATA section ends at the first "]]>" (XML 1.0 section 2.7), and html5ever writes ">"
-    inside an attribute value as it is. "&gt;" means the same in HTML text and attributes."""
-    return html.replace("]]>", "]]&gt;")
