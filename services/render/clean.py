@@ -30,6 +30,13 @@ _EMAIL = re.compile(r"^[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]
 # RFC 3986 reserved and unreserved characters plus "%": quote() leaves these as they are and
 # percent-encodes the rest (spaces, quotes, non-ASCII), so an IRI becomes a URI.
 _URI_SAFE = ":/?#[]@!$&'()*+,;=%-._~"
+# An absolute http(s) URL with nothing to check or encode (every URL we make ourselves): the
+# fast path, one match instead of a parse. Anything else takes the slow path below.
+_PLAIN_HTTP = re.compile(
+    r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*)?",
+    re.IGNORECASE,
+)
+_URL_SPACE = re.compile(r"[\s\x00-\x1f]")
 
 
 def text(value: object) -> str:
@@ -61,8 +68,10 @@ def http_url(value: object) -> str | None:
     whitespace or control characters, which browsers strip before reading the scheme) is
     refused. Non-ASCII is percent-encoded as UTF-8 (RFC 3987 section 3.1): JSON Feed and RSS
     want URIs."""
+    if isinstance(value, str) and _PLAIN_HTTP.fullmatch(value):
+        return value
     url = text(value).strip()
-    if not url or any(c.isspace() or ord(c) < 0x20 for c in url):
+    if not url or _URL_SPACE.search(url):
         return None
     try:
         parts = urlsplit(url)
@@ -84,8 +93,11 @@ def own(url: str, base: str) -> bool:
     return url.startswith(f"{base}/")
 
 
+_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
+
+
 def absolute(base: str, href: str) -> str:
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", href) or href.startswith("//"):
+    if _SCHEME.match(href) or href.startswith("//"):
         return href
     return f"{base}/{href.lstrip('/')}"
 
@@ -114,7 +126,8 @@ ATTRIBUTES = {
 _IMG = re.compile(r'<img(?:\s+[^\s="/>]+(?:="[^"]*")?)*\s*/?>')
 _URL_ATTR = re.compile(r'(\s(?:href|src)=")([^"]*)(")')
 _BODIES: dict[tuple[str, str], str] = {}
-_BODIES_MAX = 2048  # about 50 feeds' worth of entries; cleared when full
+# About twenty feeds' worth of bodies (~20 MB at 10 KB each); cleared when full.
+_BODIES_MAX = 1024
 
 
 def absolutize(fragment: str, base: str) -> str:

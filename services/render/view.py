@@ -34,16 +34,18 @@ def _rendition(r: object, base: str) -> dict | None:
     """A rendition fit to show, or None: its URL ours and http(s), its numbers numbers."""
     if not isinstance(r, dict):
         return None
-    href = clean.http_url(r.get("href"))
-    contenttype = clean.text(r.get("contenttype"))
+    href, contenttype, name = r.get("href"), r.get("contenttype"), r.get("name")
+    href = clean.http_url(href) if isinstance(href, str) else None
+    contenttype = contenttype if isinstance(contenttype, str) else ""
     try:
         sizes = {k: int(r.get(k) or 0) for k in ("width", "height", "sizeinbytes")}
     except (TypeError, ValueError):
         return None
     if href is None or not clean.own(href, base) or not _CONTENTTYPE.match(contenttype):
         return None
-    return {**r, "name": clean.line(r.get("name")), "href": href, "contenttype": contenttype,
-            **sizes}  # fmt: skip
+    # The name is never shown, only compared ("thumb"); the rest is checked above.
+    name = name if isinstance(name, str) else ""
+    return {**r, "name": name, "href": href, "contenttype": contenttype, **sizes}
 
 
 @dataclass(frozen=True)
@@ -299,7 +301,7 @@ def _image(key: str, info: dict, assoc: dict, base: str) -> Image | None:
             height=info["height"],
             placeholder=info.get("placeholder", "#ccc"),
             renditions=[
-                {**r, "href": absolute(base, clean.text(r["href"]))}
+                {**r, "href": absolute(base, r["href"])}
                 for r in _list(info.get("renditions"))
                 if isinstance(r, dict) and isinstance(r.get("href"), str) and r["href"]
             ],
