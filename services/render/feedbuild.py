@@ -285,12 +285,16 @@ def _write_feed(
     done = write_all(fv)
     versions = {r.id: r.published_version or r.version for r in rows}
     left_out += [
-        _LeftOut(left.entry.id, versions[left.entry.id], left.reason) for left in done.left_out
+        _LeftOut(left.entry.id, versions.get(left.entry.id, 0), left.reason)
+        for left in done.left_out
     ]
     docs = {keys.feed_artifact(key, fmt): data for fmt, data in done.docs.items()}
     written = set(_put_feeds(ctx, docs))
     _report_left_out(ctx, key, left_out)
     return done.feed, [fmt for fmt in WRITERS if keys.feed_artifact(key, fmt) in written]
+
+
+LEFT_OUT = "left out of feed "
 
 
 class _LeftOut(NamedTuple):
@@ -325,22 +329,32 @@ def _report_left_out(ctx: RenderContext, feed_key: str, left_out: list[_LeftOut]
     """Say on each article why a feed left it out. The article stays ``published``: its page
     is live and it may be in its other feeds; ``failed`` would say it is not out at all. The
     reason is set only while that version is the published and newest one (an update in
-    progress clears it on publication), and written only when it changes."""
-    if not left_out:
-        return
+    progress clears it on publication), and once: the first feed to leave it out says so,
+    and every later rebuild that meets it again reads and writes nothing more."""
     for item in left_out:
         log.warning("feed %s left out article %s: %s", feed_key, item.article_id, item.reason)
+    reasons = {i.article_id: (i.version, f"{LEFT_OUT}{feed_key}: {i.reason}"[:2000])
+               for i in left_out}  # fmt: skip
+
+    def stale(row: ArticleRow | None) -> bool:
+        if row is None or row.id not in reasons:
+            return False
+        version = reasons[row.id][0]
+        return (
+            row.status == "published"
+            and row.published_version == version == row.version
+            and not (row.status_reason or "").startswith(LEFT_OUT)
+        )
+
+    # Read first: a rebuild that meets the row again takes no write lock (SQLite).
+    with ctx.readers() as session:
+        if not any(stale(session.get(ArticleRow, a)) for a in reasons):
+            return
     with ctx.sessions.begin() as session:
-        for item in left_out:
-            row = session.get(ArticleRow, item.article_id)
-            reason = f"left out of feed {feed_key}: {item.reason}"[:2000]
-            if (
-                row is not None
-                and row.status == "published"
-                and row.published_version == item.version == row.version
-                and row.status_reason != reason
-            ):
-                row.status_reason = reason
+        for article_id in reasons:
+            row = session.get(ArticleRow, article_id)
+            if stale(row):
+                row.status_reason = reasons[article_id][1]
 
 
 def rebuild_feed(ctx: RenderContext, feed_key: str) -> Rebuilt:
