@@ -8,6 +8,7 @@ withdrawal reaches the archive pages. The writers themselves are pure (render.fe
 from __future__ import annotations
 
 import json
+import logging
 from typing import NamedTuple
 from urllib.parse import quote
 
@@ -16,9 +17,11 @@ from sqlalchemy.orm import Session
 
 from render import coalesce, compress, pages, view
 from render.context import RenderContext
-from render.feeds import WRITERS, FeedView
+from render.feeds import WRITERS, FeedView, write_all
 from shared import keys
 from shared.models import ArticleRow, FeedEntry, FeedLogRow
+
+log = logging.getLogger(__name__)
 
 
 def feed_links(base: str, feed_keys: list[str], title: str) -> list[pages.FeedLink]:
@@ -254,17 +257,7 @@ def _write_feed(
     next newer page when ``newer``)."""
     s = ctx.settings
     base = s.public_base_url
-    entries = [
-        view.build(
-            r.id,
-            r.published_version or r.version,
-            r.published_doc or r.doc,
-            r.media if r.published_doc is None else (r.published_media or {}),
-            r.first_created,
-            base,
-        )
-        for r in rows
-    ]
+    entries, left_out = _entry_views(rows, base)
     languages = {e.language for e in entries}
     title = feed_title(s.feed_title, feed_key)
     home = f"{base}/" if feed_key == keys.FEED_ALL else f"{base}/{quote(feed_key)}"
@@ -288,9 +281,79 @@ def _write_feed(
         if page is not None and newer
         else None,
     )
-    docs = {keys.feed_artifact(key, fmt): write(fv) for fmt, write in WRITERS.items()}
+    done = write_all(fv)
+    versions = {r.id: r.published_version or r.version for r in rows}
+    left_out += [
+        _LeftOut(left.entry.id, versions.get(left.entry.id, 0), left.reason)
+        for left in done.left_out
+    ]
+    docs = {keys.feed_artifact(key, fmt): data for fmt, data in done.docs.items()}
     written = set(_put_feeds(ctx, docs))
-    return fv, [fmt for fmt in WRITERS if keys.feed_artifact(key, fmt) in written]
+    _report_left_out(ctx, key, left_out)
+    return done.feed, [fmt for fmt in WRITERS if keys.feed_artifact(key, fmt) in written]
+
+
+LEFT_OUT = "left out of feed "
+
+
+class _LeftOut(NamedTuple):
+    article_id: str
+    version: int  # the published version that could not be shown
+    reason: str
+
+
+def _entry_views(rows: list[ArticleRow], base: str) -> tuple[list[view.ArticleView], list]:
+    """The feed's entries, from each row's published version; a row whose stored document
+    cannot be read at all is left out (and reported) rather than stopping the feed."""
+    entries, left_out = [], []
+    for r in rows:
+        version = r.published_version or r.version
+        try:
+            entries.append(
+                view.build(
+                    r.id,
+                    version,
+                    r.published_doc or r.doc,
+                    r.media if r.published_doc is None else (r.published_media or {}),
+                    r.first_created,
+                    base,
+                )
+            )
+        except Exception as exc:  # a stored value no view can be made of: recorded below
+            left_out.append(_LeftOut(r.id, version, f"view: {type(exc).__name__}: {exc}"))
+    return entries, left_out
+
+
+def _report_left_out(ctx: RenderContext, feed_key: str, left_out: list[_LeftOut]) -> None:
+    """Say on each article why a feed left it out. The article stays ``published``: its page
+    is live and it may be in its other feeds; ``failed`` would say it is not out at all. The
+    reason is set only while that version is the published and newest one (an update in
+    progress clears it on publication), and once: the first feed to leave it out says so,
+    and every later rebuild that meets it again reads and writes nothing more."""
+    for item in left_out:
+        log.warning("feed %s left out article %s: %s", feed_key, item.article_id, item.reason)
+    reasons = {i.article_id: (i.version, f"{LEFT_OUT}{feed_key}: {i.reason}"[:2000])
+               for i in left_out}  # fmt: skip
+
+    def stale(row: ArticleRow | None) -> bool:
+        if row is None or row.id not in reasons:
+            return False
+        version = reasons[row.id][0]
+        return (
+            row.status == "published"
+            and row.published_version == version == row.version
+            and not (row.status_reason or "").startswith(LEFT_OUT)
+        )
+
+    # Read first: a rebuild that meets the row again takes no write lock (SQLite).
+    with ctx.readers() as session:
+        if not any(stale(session.get(ArticleRow, a)) for a in reasons):
+            return
+    with ctx.sessions.begin() as session:
+        for article_id in reasons:
+            row = session.get(ArticleRow, article_id)
+            if stale(row):
+                row.status_reason = reasons[article_id][1]
 
 
 def rebuild_feed(ctx: RenderContext, feed_key: str) -> Rebuilt:
