@@ -7,6 +7,10 @@ granian, gunicorn and Celery are each a leader with workers, and a worker must n
 its leader (seen: a granian worker still answering on its port after the launcher had
 exited). On Linux a child is also told to stop if the launcher dies without cleaning up
 (``PR_SET_PDEATHSIG``, prctl(2)).
+
+A child that died by itself (``kill -9`` of a Celery or gunicorn master) can leave workers
+behind in its group, still holding its port or a task; ``reap`` kills them and waits until
+they are gone, so the restarted child finds its port free.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -49,4 +55,34 @@ def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
     except subprocess.TimeoutExpired:
         _signal_group(proc, signal.SIGKILL)
         proc.wait()
+    reap(proc)
+
+
+def reap(proc: subprocess.Popen, timeout: float = 5) -> None:
+    """For a child that has exited: SIGKILL what is left of its group, and wait (at most
+    ``timeout`` seconds) until none of it runs any more."""
     _signal_group(proc, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while group_running(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def group_running(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs. A zombie does not count: it holds no
+    port and no file, and its parent (init, for an orphaned worker) reaps it when it will."""
+    proc_fs = Path("/proc")
+    if not (proc_fs / "self" / "stat").exists():  # no procfs: any member, zombies too
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc_fs.glob("[0-9]*/stat"):
+        try:
+            # proc(5): "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses.
+            state, _ppid, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if int(pgrp) == pgid and state not in ("Z", "X"):
+            return True
+    return False

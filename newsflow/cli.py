@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -32,16 +33,14 @@ def up(demo: bool, host: str, concurrency: int) -> None:
     from newsflow.clients import HttpIngest
     from newsflow.importer import import_files
     from newsflow.launcher import Stack, demo_dir
+    from newsflow.supervisor import StopSignals
 
     settings = Settings.from_env()
-    stack = Stack(settings, host=host, concurrency=concurrency)
-    # Ctrl-C, `kill` and a service manager's stop all end in the same orderly stop. SIGINT is
-    # set explicitly: a shell starts a background job with SIGINT ignored, and Python then
-    # leaves it ignored.
-    # A closed terminal (SIGHUP) stops it the same way.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _interrupt)
+    # Ctrl-C, `kill`, a service manager's stop and a closed terminal (SIGHUP) all end in the
+    # same orderly stop.
+    signals = StopSignals()
+    signals.install()
+    stack = Stack(settings, host=host, concurrency=concurrency, say=click.echo, hold=signals.held)
     try:
         click.echo(f"newsflow: starting in {settings.data_dir} ...")
         stack.start()
@@ -50,7 +49,8 @@ def up(demo: bool, host: str, concurrency: int) -> None:
             results = import_files(
                 files, HttpIngest(stack.ingest_url), demo_dir() / "images", "scimall", click.echo
             )
-            _wait_published(stack.ingest_url, [r.article_id for r in results if r.article_id])
+            ids = [r.article_id for r in results if r.article_id]
+            _wait_published(stack.ingest_url, ids, stack.supervise)
         click.echo(
             "\nnewsflow is running:\n"
             f"  home page       {stack.feed_url}/\n"
@@ -59,15 +59,15 @@ def up(demo: bool, host: str, concurrency: int) -> None:
             f"  article schema  {stack.ingest_url}/v1/schema\n"
             f"  health          {stack.ingest_url}/healthz  {stack.feed_url}/healthz\n"
             f"  logs            {settings.data_dir}/logs/\n"
-            "Press Ctrl-C to stop."
+            "A process that exits is restarted. Press Ctrl-C to stop."
         )
         while True:
-            stack.check_alive()
-            time.sleep(1)
+            stack.supervise()
+            time.sleep(0.25)
     except KeyboardInterrupt:
         click.echo("\nnewsflow: stopping ...")
-    except RuntimeError as exc:
-        click.echo(f"newsflow: {exc}", err=True)
+    except RuntimeError as exc:  # a child failed to start, or keeps dying (GaveUp)
+        click.echo(f"newsflow: {exc}\nnewsflow: stopping ...", err=True)
         _stop(stack)
         sys.exit(1)
     _stop(stack)
@@ -75,25 +75,25 @@ def up(demo: bool, host: str, concurrency: int) -> None:
 
 def _stop(stack) -> None:
     # A second Ctrl-C (or SIGTERM) must not cut the ordered stop short: web and worker first,
-    # Redis last, each child's group given its time.
+    # Redis last, each child's group given its time. Nothing is restarted from here on.
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
     stack.stop()
 
 
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
-def _wait_published(ingest_url: str, ids: list[str], timeout: float = 120) -> None:
+def _wait_published(
+    ingest_url: str, ids: list[str], supervise: Callable[[], None], timeout: float = 120
+) -> None:
     deadline = time.monotonic() + timeout
     pending = set(ids)
     while pending and time.monotonic() < deadline:
+        supervise()
         for article_id in list(pending):
-            status = requests.get(f"{ingest_url}/v1/articles/{article_id}", timeout=5).json()[
-                "status"
-            ]
-            if status in ("published", "failed", "withdrawn"):
+            try:
+                resp = requests.get(f"{ingest_url}/v1/articles/{article_id}", timeout=5)
+            except requests.RequestException:
+                break  # ingest is being restarted
+            if resp.json()["status"] in ("published", "failed", "withdrawn"):
                 pending.discard(article_id)
         time.sleep(0.2)
     if pending:

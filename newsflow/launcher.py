@@ -3,6 +3,7 @@
 Redis (private, on a unix socket in the data dir, unless REDIS_URL is set), the schema
 migration, one Celery worker, the outbox relay, the ingest API under gunicorn and the feed
 service under granian (chosen by measurement: docs/benchmarks.md, Serving).
+Once everything answers, a child that exits is restarted with a backoff (newsflow.supervisor).
 Ctrl-C stops every process it started (newsflow.children).
 """
 
@@ -12,13 +13,17 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import requests
 from celery import Celery
 
 from newsflow import children, redis_server
+from newsflow.supervisor import Supervisor
 from shared import migrate
 from shared.settings import Settings
 from shared.tasknames import ALL_QUEUES
@@ -29,7 +34,17 @@ class Stack:
     settings: Settings
     host: str = "127.0.0.1"
     concurrency: int = 2  # one worker, a process per core (2 here)
-    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    say: Callable[[str], None] = print  # where restarts are told
+    # Around starting a child, so a stop signal cannot land before it is recorded.
+    hold: Callable[[], AbstractContextManager] = nullcontext
+    supervisor: Supervisor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.supervisor = Supervisor(say=self.say, hold=self.hold)
+
+    @property
+    def procs(self) -> dict[str, subprocess.Popen]:
+        return self.supervisor.procs
 
     @property
     def ingest_url(self) -> str:
@@ -76,15 +91,18 @@ class Stack:
         logs = s.data_dir / "logs"
         logs.mkdir(exist_ok=True)
         if s.embedded_redis:
-            proc, _url = redis_server.start(s.data_dir, socket=s.redis_socket)
-            self.procs["redis"] = proc
+            spawn = partial(redis_server.spawn, s.data_dir, socket=s.redis_socket)
+            self.supervisor.add("redis", spawn, redis_server.log_path(s.data_dir))
+            redis_server.wait_ready(self.procs["redis"], s.redis_url, s.data_dir)
         migrate.upgrade(s.database_url)
         for name, cmd in self.commands().items():
-            log = (logs / f"{name}.log").open("ab")
-            self.procs[name] = children.popen(
-                cmd, env=self.env(), stdout=log, stderr=subprocess.STDOUT
-            )
+            log = logs / f"{name}.log"
+            self.supervisor.add(name, partial(self._spawn, cmd, log), log)
         self.wait_healthy()
+
+    def _spawn(self, cmd: list[str], log: Path) -> subprocess.Popen:
+        with log.open("ab") as out:
+            return children.popen(cmd, env=self.env(), stdout=out, stderr=subprocess.STDOUT)
 
     def wait_healthy(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -114,18 +132,24 @@ class Stack:
                     raise RuntimeError("the worker did not answer a ping; see its log")
 
     def check_alive(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                log = self.settings.data_dir / "logs" / f"{name}.log"
-                raise RuntimeError(f"{name} exited with {proc.returncode}; see {log}")
+        """While starting: a child that exits is a failure to start (a port taken, a broken
+        configuration), told at once rather than restarted."""
+        exited = self.supervisor.first_exited()
+        if exited is not None:
+            raise RuntimeError(
+                f"{exited.name} exited with {exited.proc.returncode}; see {exited.log}"
+            )
+
+    def supervise(self) -> None:
+        """Once up: restart children that exited (raises ``GaveUp`` when one keeps crashing)."""
+        self.supervisor.check()
 
     def stop(self) -> None:
         # Web and worker first, Redis last, so nothing loses its broker mid-task.
         order = [n for n in self.procs if n != "redis"] + (
             ["redis"] if "redis" in self.procs else []
         )
-        for name in order:
-            children.stop(self.procs[name])
+        self.supervisor.stop(order)
 
 
 def demo_dir() -> Path:

@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 
 import nh3
 
-from shared.schema import XML_FORBIDDEN
+from shared.schema import UNFIT
 
 TAGS = {
     "p", "br", "hr", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "code",
@@ -89,11 +89,11 @@ def find_active_content(html: str) -> str | None:
 
 
 def sanitize_body(html: str) -> str:
-    """Allowlisted, normalized HTML with XML-forbidden characters removed.
+    """Allowlisted, normalized HTML without XML-forbidden characters or non-characters.
 
     Raises ActiveContent when the input carries scripts or script URLs.
     """
-    html = XML_FORBIDDEN.sub("", html)
+    html = UNFIT.sub("", html)
     found = find_active_content(html)
     if found:
         raise ActiveContent(f"the body carries active content ({found}); remove it and resend")
@@ -126,5 +126,5 @@ def _clean(html: str) -> str:
     # themselves, so the forbidden ones are removed again from the result. Only ASCII whitespace
     # is trimmed: str.strip() would also eat the ideographic spaces that indent Chinese text.
     # A body of nothing but (any) whitespace is still empty.
-    cleaned = XML_FORBIDDEN.sub("", cleaned).strip(" \t\n\r\f")
+    cleaned = UNFIT.sub("", cleaned).strip(" \t\n\r\f")
     return cleaned if cleaned.strip() else ""

@@ -7,7 +7,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import ValidationError
@@ -15,10 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ingest.bodyimages import Lifted, lift_images
 from ingest.sanitize import ActiveContent, sanitize_body
 from shared.errors import Problem, ProblemError
 from shared.models import ArticleRow, OutboxRow, utcnow
-from shared.schema import ArticleIn
+from shared.schema import UNFIT, ArticleIn
 from shared.tasknames import TASK_PROCESS_IMAGES, TASK_WITHDRAW
 
 Outcome = Literal["created", "updated", "unchanged"]
@@ -33,41 +34,100 @@ class UpsertResult:
     outbox_id: int | None = None
 
 
+# A sender's clock may run a little ahead of ours (NTP keeps servers within milliseconds; a
+# laptop or a CMS without it drifts by seconds to minutes). Further ahead is a wrong clock or a
+# wrong offset, and an article dated in the future would stand first on every feed until then.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+# An embargo holds an article back; one set further ahead than a year is a typo of the year,
+# and its release task would wait in the broker all that time.
+MAX_EMBARGO = timedelta(days=366)
+
+
+def _path(loc: tuple) -> str | None:
+    # A field path may quote the sender's own dict key: shown with its unfit characters
+    # replaced, so the answer itself is always valid UTF-8.
+    return ".".join(UNFIT.sub("\ufffd", str(p)) for p in loc) or None
+
+
 def validation_problem(exc: ValidationError) -> Problem:
     first = exc.errors(include_url=False)[0]
-    field = ".".join(str(p) for p in first["loc"]) or None
-    msg = first["msg"]
+    field = _path(first["loc"])
+    msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         msg = "unknown field; the article schema (GET /v1/schema) lists the fields"
     elif first["type"] == "missing":
         msg = "required field is missing"
+    elif first["type"] == "string_unicode":
+        msg = "not valid Unicode text (a lone surrogate); send UTF-8"
     more = len(exc.errors()) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else ""
     return Problem("invalid_article", f"{field}: {msg}{suffix}", field)
 
 
-def parse_article(payload: object) -> ArticleIn:
-    """Validate and sanitize a posted JSON value, or raise ProblemError (422)."""
-    if not isinstance(payload, dict):
-        raise ProblemError(Problem("invalid_article", "the body must be a JSON object", None))
+def _validate(payload: dict) -> ArticleIn:
     try:
-        article = ArticleIn.model_validate(payload)
+        return ArticleIn.model_validate(payload)
     except ValidationError as exc:
         raise ProblemError(validation_problem(exc)) from None
-    bodies = []
-    for i, body in enumerate(article.bodies):
-        try:
-            clean = sanitize_body(body.value)
-        except ActiveContent as exc:
-            raise ProblemError(Problem("unsafe_html", str(exc), f"bodies.{i}.value")) from None
-        if not clean:
+
+
+def _check_times(article: ArticleIn, now: datetime) -> None:
+    """The checks that depend on the clock (the schema's fixed range is in shared.schema)."""
+    latest = now + MAX_CLOCK_SKEW
+    for name in ("versionCreated", "firstCreated"):
+        value = getattr(article, name)
+        if value is not None and value > latest:
             raise ProblemError(
                 Problem(
-                    "empty_body", "the body holds no content once sanitized", f"bodies.{i}.value"
+                    "future_date",
+                    f"{name}: {value.isoformat()} is in the future (now {now.isoformat()}, "
+                    f"{int(MAX_CLOCK_SKEW.total_seconds() // 60)} minutes of clock skew "
+                    "allowed); send the time the version was made, or set embargoedUntil",
+                    name,
                 )
             )
-        bodies.append(body.model_copy(update={"value": clean}))
-    return article.model_copy(update={"bodies": bodies})
+    embargo = article.embargoedUntil
+    if embargo is not None and embargo > now + MAX_EMBARGO:
+        raise ProblemError(
+            Problem(
+                "embargo_too_far",
+                f"embargoedUntil: {embargo.isoformat()} is more than {MAX_EMBARGO.days} days "
+                "ahead; check the year",
+                "embargoedUntil",
+            )
+        )
+
+
+def _clean_body(i: int, value: str) -> Lifted:
+    try:
+        lifted = lift_images(sanitize_body(value))
+    except ActiveContent as exc:
+        raise ProblemError(Problem("unsafe_html", str(exc), f"bodies.{i}.value")) from None
+    if not lifted.html:
+        raise ProblemError(
+            Problem("empty_body", "the body holds no content once sanitized", f"bodies.{i}.value")
+        )
+    return lifted
+
+
+def parse_article(payload: object, now: datetime | None = None) -> ArticleIn:
+    """Validate and sanitize a posted JSON value, or raise ProblemError (422).
+
+    Body pictures from other origins become associations (ingest.bodyimages); the result is
+    validated again as a whole, so what is stored passes the schema exactly as a client's
+    document would."""
+    if not isinstance(payload, dict):
+        raise ProblemError(Problem("invalid_article", "the body must be a JSON object", None))
+    article = _validate(payload)
+    _check_times(article, now or utcnow())
+    doc = article.model_dump(mode="json", exclude_none=True)
+    associations = doc.setdefault("associations", {})
+    for i, body in enumerate(doc["bodies"]):
+        lifted = _clean_body(i, body["value"])
+        body["value"] = lifted.html
+        for key, picture in lifted.pictures.items():
+            associations.setdefault(key, picture)
+    return _validate(doc)
 
 
 def canonical_doc(article: ArticleIn) -> dict:

@@ -146,3 +146,50 @@ def test_media_upload_refuses_what_is_not_an_image(stack, data):
     )
     assert resp.status_code in (400, 415)
     assert set(resp.json()) == ERROR_KEYS
+
+
+# --- the door rules (shared.schema, ingest.services): each was accepted or a 500 before -------
+
+HOSTILE = {
+    "javascript-link": ({"uri": "javascript:alert(1)"}, "uri"),
+    "javascript-recommended": (
+        {
+            "recommended": {
+                "heading": "推荐资讯",
+                "items": [{"headline": "x", "uri": "javascript:1"}],
+            }
+        },
+        "recommended.items.0.uri",
+    ),
+    "control-in-link": ({"uri": "http://example.org/\x01"}, "uri"),
+    "region-300-bytes": ({"places": [{"name": "中" * 100}]}, "places.0.name"),
+    "source-300-bytes": ({"infoSources": [{"name": "中" * 100}]}, "infoSources.0.name"),
+    "blank-headline": ({"headlines": [{"value": "\u3000 \u200b"}]}, "headlines.0.value"),
+    "year-1-ahead-of-utc": ({"versionCreated": "0001-01-01T00:00:00+01:00"}, "versionCreated"),
+    "year-9999-behind-utc": ({"firstCreated": "9999-12-31T23:59:59-01:00"}, "firstCreated"),
+    "pinned-to-the-top": ({"versionCreated": "9999-12-31T23:59:59Z"}, "versionCreated"),
+    "next-year": ({"versionCreated": "2099-01-01T00:00:00Z"}, "versionCreated"),
+    "embargo-9999": ({"embargoedUntil": "9999-01-01T00:00:00Z"}, "embargoedUntil"),
+    "surrogate-in-link": ({"uri": "http://example.org/\ud800"}, "uri"),
+    "surrogate-in-place-uri": ({"places": [{"name": "内蒙", "uri": "\ud800"}]}, "places.0.uri"),
+    "surrogate-in-role": ({"headlines": [{"value": "标题", "role": "\ud800"}]}, "headlines.0.role"),
+}
+
+
+@pytest.mark.parametrize(("overrides", "field"), HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_field_is_a_422_naming_it_and_nothing_is_stored(stack, overrides, field):
+    doc = article(**overrides)
+    assert_refused(stack.post(doc), 422, field)
+    assert stored(stack, doc["guid"]) == 0
+
+
+def test_unfit_characters_in_rights_and_captions_are_stripped(stack):
+    picture = {"type": "picture", "uri": "urn:newsflow:media:sha256:" + "0" * 64,
+               "description": "说\x0b明\ufffe", "creditline": "摄\U0001ffff影"}  # fmt: skip
+    doc = article(copyrightNotice="版权\x01所有\ufdd0", associations={"img1": picture})
+    resp = stack.post(doc)
+    assert resp.status_code == 202, resp.text
+    stored_doc = stack.status(resp.json()["id"])["article"]
+    assert stored_doc["copyrightNotice"] == "版权所有"
+    assert stored_doc["associations"]["img1"]["description"] == "说明"
+    assert stored_doc["associations"]["img1"]["creditline"] == "摄影"

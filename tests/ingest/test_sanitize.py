@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.sanitize import ActiveContent, find_active_content, sanitize_body
-from shared.schema import XML_FORBIDDEN
+from shared.schema import UNFIT
 
 # (input, a fragment the refusal message must contain)
 ACTIVE = {
@@ -118,6 +118,19 @@ def test_xml_forbidden_character_written_as_reference_is_removed(ref):
     assert sanitize_body(f"<p>科{ref}技</p>") == "<p>科技</p>"
 
 
+NONCHARACTERS = ["\ufdd0", "\ufdef", "\U0001fffe", "\U0010ffff"]
+
+
+@pytest.mark.parametrize("char", NONCHARACTERS, ids=lambda c: f"U+{ord(c):04X}")
+def test_non_character_is_removed(char):
+    assert sanitize_body(f"<p>科{char}技</p>") == "<p>科技</p>"
+
+
+@pytest.mark.parametrize("ref", ["&#xFDD0;", "&#64991;", "&#x1FFFF;", "&#x10FFFE;"])
+def test_non_character_written_as_reference_is_removed(ref):
+    assert sanitize_body(f"<p>科{ref}技</p>") == "<p>科技</p>"
+
+
 @pytest.mark.parametrize("char", ["\t", "\n"], ids=["tab", "lf"])
 def test_xml_allowed_whitespace_inside_text_is_kept(char):
     assert sanitize_body(f"<p>a{char}b</p>") == f"<p>a{char}b</p>"
@@ -188,7 +201,7 @@ def test_property_never_returns_script_or_forbidden_characters(text):
         return
     assert isinstance(out, str)
     assert "<script" not in out.lower()
-    assert not XML_FORBIDDEN.search(out)
+    assert not UNFIT.search(out)
 
 
 @PROPERTY

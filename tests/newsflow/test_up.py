@@ -85,6 +85,7 @@ def test_ctrl_c_stops_every_process_it_started(up):
     assert len(children) >= 5  # redis, worker, relay, ingest, feed (and their workers)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0
+    assert "restart" not in proc.stdout.read()  # nothing is restarted while stopping
     _gone, alive = psutil.wait_procs(children, timeout=20)
     assert alive == []
     with pytest.raises(requests.ConnectionError):
@@ -121,7 +122,9 @@ def test_sigterm_stops_it_as_ctrl_c_does(tmp_path):
         tree = psutil.Process(proc.pid).children(recursive=True)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0  # an orderly stop, not death by signal (-15)
-        assert "stopping" in proc.stdout.read()
+        told = proc.stdout.read()
+        assert "stopping" in told
+        assert "restart" not in told  # children stopped in order are not taken for crashed
         _gone, alive = psutil.wait_procs(tree, timeout=20)
         assert alive == []
     finally:
