@@ -233,7 +233,7 @@ def test_a_task_waiting_for_a_feed_lock_leaves_its_worker_slot_free(quiet):
         locks.Lease(r, f"newsflow:lock:feed:{key}") for key in keys.feed_keys_for(first)
     ]  # all, region, source: what the first article's rebuilds need, held by "another worker"
     for lease in held:
-        assert lease.acquire()
+        assert lease.acquire(wait=10)  # the all feed may still be rebuilding
     try:
         first_id = stack.post(first).json()["id"]
         stack.wait_status(first_id, "published", timeout=30)
@@ -256,6 +256,35 @@ def test_a_task_waiting_for_a_feed_lock_leaves_its_worker_slot_free(quiet):
     while not (region.exists() and entry_ids(region) == [first_id]):
         assert time.monotonic() < deadline, "the waiting rebuild of the region never ran"
         time.sleep(0.1)
+
+
+def test_a_withdrawal_waiting_for_a_feed_lock_reaches_the_archive_once_it_is_free(quiet):
+    stack, run = quiet, uuid.uuid4().hex[:8]
+    size = stack.settings.archive_page_size
+    docs = [article(run, i, "江西", "赣报") for i in range(size)]  # fills archive page 1
+    ids = [stack.post(doc).json()["id"] for doc in docs]
+    page = stack.settings.artifacts_dir / "feeds" / keys.region_feed("江西") / "archive" / "1.atom"
+    deadline = time.monotonic() + 60
+    while not (page.exists() and sorted(entry_ids(page)) == sorted(ids)):
+        assert time.monotonic() < deadline, "archive page 1 never filled"
+        time.sleep(0.1)
+    lease = locks.Lease(stack.stack_redis(), f"newsflow:lock:feed:{keys.region_feed('江西')}")
+    assert lease.acquire(wait=10)  # a rebuild of the region may still be running
+    try:
+        stack.post({**docs[0], "pubStatus": "canceled"})
+        stack.wait_status(ids[0], "withdrawn", timeout=20)
+        # The withdrawal now waits for the region's lock, in the broker: the worker runs on.
+        other = stack.post(article(run, size, "江苏", "扬子晚报")).json()["id"]
+        stack.wait_status(other, "published", timeout=20)
+        lease.check()
+        assert ids[0] in entry_ids(page)
+    finally:
+        lease.release()
+    deadline = time.monotonic() + 30
+    while ids[0] in entry_ids(page):
+        assert time.monotonic() < deadline, "the waiting withdrawal never reached the archive"
+        time.sleep(0.1)
+    assert sorted(entry_ids(page)) == sorted(ids[1:])
 
 
 def test_a_countdown_never_outlives_the_visibility_timeout():
