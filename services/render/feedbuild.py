@@ -7,15 +7,18 @@ withdrawal reaches the archive pages. The writers themselves are pure (render.fe
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import logging
+from collections.abc import Iterator
 from typing import NamedTuple
 from urllib.parse import quote
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from render import coalesce, compress, pages, view
+from render import coalesce, compress, locks, pages, view
 from render.context import RenderContext
 from render.feeds import WRITERS, FeedView, write_all
 from shared import keys
@@ -48,7 +51,7 @@ def rewrite_archive_pages(ctx: RenderContext, feed_key: str, article_id: str) ->
     takedown, an error) is the exception: the origin drops it at once, and a CDN in front
     must be purged of the pages (docs/operations.md)."""
     size = ctx.settings.archive_page_size
-    with _feed_lock(ctx, feed_key):
+    with _feed_lock(ctx, feed_key) as ctx:  # from here, writes check the lease
         index = _archive_index(ctx, feed_key)
         with ctx.readers() as session:
             logged = session.scalars(
@@ -136,10 +139,17 @@ class Rebuilt(NamedTuple):
     changed: list[str]  # the formats whose bytes changed (what WebSub tells subscribers about)
 
 
-def _feed_lock(ctx: RenderContext, feed_key: str):
+@contextlib.contextmanager
+def _feed_lock(ctx: RenderContext, feed_key: str) -> Iterator[RenderContext]:
     """One writer of a feed's documents at a time: the rebuild that runs last read the
-    newest state, so an older state can never land over a newer one."""
-    return ctx.redis.lock(f"newsflow:lock:feed:{feed_key}", timeout=300, blocking_timeout=120)
+    newest state, so an older state can never land over a newer one.
+
+    A lease (render.locks): a crashed holder's lock lapses within seconds. It is tried for
+    half a second at most (LeaseBusy: the task waits in the queue, not in a worker slot).
+    The context handed back writes artifacts only while the lease is held; LeaseLost after
+    the block means it lapsed meanwhile and the work must be done again."""
+    with locks.holding(ctx.redis, f"newsflow:lock:feed:{feed_key}") as lease:
+        yield dataclasses.replace(ctx, artifacts=locks.LeasedStore(ctx.artifacts, lease))
 
 
 def _archive_index_key(feed_key: str) -> str:
@@ -360,7 +370,7 @@ def rebuild_feed(ctx: RenderContext, feed_key: str) -> Rebuilt:
     """Every format of one feed and its channel page, from the newest entries."""
     s = ctx.settings
     base = s.public_base_url
-    with _feed_lock(ctx, feed_key):
+    with _feed_lock(ctx, feed_key) as ctx:  # from here, writes check the lease
         coalesce.begin_rebuild(ctx.redis, feed_key)  # before reading: see render.coalesce
         index = _archive_index(ctx, feed_key)
         # Read everything first and let the session go: the writes below (rendering,
