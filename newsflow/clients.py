@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote
@@ -21,6 +22,19 @@ class IngestClient(Protocol):
     def status(self, article_id: str) -> Answer: ...
 
 
+def json_bytes(doc: dict) -> bytes:
+    """The article as UTF-8 JSON (RFC 8259 8.1), as the in-process path sends it.
+
+    requests' ``json=`` escapes every non-ASCII character (``\\uXXXX``, 6 bytes for a CJK
+    character's 3), so a CJK article that fits the ingest body limit in process would be
+    refused as too large over HTTP."""
+    try:
+        return json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate has no UTF-8 form: send it escaped and let ingest name the field.
+        return json.dumps(doc).encode("ascii")
+
+
 class HttpIngest:
     def __init__(self, base_url: str, timeout: float = 30, key: str | None = None) -> None:
         self.base = base_url.rstrip("/")
@@ -37,9 +51,13 @@ class HttpIngest:
         return Answer(resp.status_code, body)
 
     def post_article(self, doc: dict) -> Answer:
-        return self._answer(
-            self.http.post(f"{self.base}/v1/articles", json=doc, timeout=self.timeout)
+        resp = self.http.post(
+            f"{self.base}/v1/articles",
+            data=json_bytes(doc),
+            headers={"Content-Type": "application/json"},
+            timeout=self.timeout,
         )
+        return self._answer(resp)
 
     def post_media(self, data: bytes, filename: str) -> Answer:
         resp = self.http.post(

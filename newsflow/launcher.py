@@ -80,8 +80,9 @@ class Stack:
             # gthread: a request waiting on a slow part (a /healthz probe of a hung Redis
             # waits its 1 s) holds a thread, not one of the two processes.
             "ingest": [
-                *gunicorn, "--threads", "4", "--bind", f"{self.host}:{s.ingest_port}",
-                "ingest.wsgi:app",
+                *gunicorn, "--threads", "4",
+                "--worker-class", "ingest.serving.JsonErrorThreadWorker",
+                "--bind", f"{self.host}:{s.ingest_port}", "ingest.wsgi:app",
             ],
             "feed": [
                 py, "-m", "granian", "--interface", "wsgi", "--host", self.host,

@@ -31,13 +31,27 @@ class ArtifactStore(Protocol):
     def delete(self, key: str) -> None: ...
 
 
+# NAME_MAX of Linux file systems (and S3's limit on a whole key is 1024 bytes).
+NAME_MAX_BYTES = 255
+KEY_MAX_BYTES = 1024
+
+
 def check_key(key: str) -> str:
-    """Keys are relative POSIX paths; anything that could climb out of the store is refused."""
+    """Keys are relative POSIX paths of UTF-8 names a file system can hold; anything that could
+    climb out of the store, or that no file could be named, is refused (``BadKey``: a reader
+    treats it as absent, a writer has a bug to fix in ``shared.keys``)."""
     path = PurePosixPath(key)
-    if not key or path.is_absolute() or any(p in ("", ".", "..") for p in key.split("/")):
-        raise BadKey(f"bad artifact key {key!r}")
+    parts = key.split("/")
+    if not key or path.is_absolute() or any(p in ("", ".", "..") for p in parts):
+        raise BadKey(f"bad artifact key {key[:100]!r}")
     if "\x00" in key or "\\" in key:
-        raise BadKey(f"bad artifact key {key!r}")
+        raise BadKey(f"bad artifact key {key[:100]!r}")
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise BadKey(f"artifact key {key[:100]!r} is not UTF-8") from None
+    if size > KEY_MAX_BYTES or any(len(p.encode("utf-8")) > NAME_MAX_BYTES for p in parts):
+        raise BadKey(f"artifact key {key[:100]!r}… is too long for a file name")
     return key
 
 

@@ -17,6 +17,9 @@ def create_app(settings: Settings | None = None, sender: Sender | None = None) -
     settings = settings or Settings.from_env()
     app = Flask(__name__, static_folder=None)  # no static files: every route is in the contract
     app.json.ensure_ascii = False
+    # The one route that takes a body is the hub (a few form fields); a larger body, chunked
+    # or not, is a 413 before it is read into memory.
+    app.config["MAX_CONTENT_LENGTH"] = websub.MAX_REQUEST_BYTES
     app.extensions["newsflow"] = FeedContext.build(settings)
     errors.init_app(app)
     auth.init_app(app)

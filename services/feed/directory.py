@@ -5,7 +5,6 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from email.utils import formatdate
-from urllib.parse import quote
 
 from flask import Blueprint, Flask, Response, current_app, render_template
 from sqlalchemy import func, select
@@ -28,11 +27,11 @@ class Listed:
     base: str
 
     def url(self, fmt: str) -> str:
-        return f"{self.base}/{quote(keys.feed_artifact(self.key, fmt))}"
+        return f"{self.base}{keys.feed_path(self.key, fmt)}"
 
     @property
     def page(self) -> str:
-        return f"{self.base}/" if self.key == keys.FEED_ALL else f"{self.base}/{quote(self.key)}"
+        return f"{self.base}{keys.channel_path(self.key)}"
 
 
 def listed_feeds() -> list[Listed]:

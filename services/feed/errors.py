@@ -21,7 +21,13 @@ def init_app(app: Flask) -> None:
         status = exc.code or 500
         detail = _DETAIL.get(status, exc.description or exc.name)
         code = exc.name.lower().replace(" ", "_")
-        return jsonify({"error": code, "detail": detail, "field": None}), status
+        resp = jsonify({"error": code, "detail": detail, "field": None})
+        resp.status_code = status
+        # Headers the status needs, such as Allow on a 405 (RFC 9110 15.5.6).
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                resp.headers[name] = value
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import brotli
 
+from shared import keys
 from shared.artifacts import BadKey, check_key
 
 FEED_TYPES = {
@@ -105,6 +106,20 @@ def _sibling_of(path: str, coding: str, body: bytes) -> bytes | None:
     return packed if decoded == body else None
 
 
+def artifact_key(path: str) -> str | None:
+    """The artifact of a feed's request path, or None when no feed lives there.
+
+    WSGI hands the path over as latin-1 text of the raw bytes; names are UTF-8. The mapping is
+    ``shared.keys``' own: a long or odd name is stored under a hash, never at its path, and
+    nothing else in the tree (temp files, ``.index.json``) is any feed's artifact."""
+    try:
+        decoded = path.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return None
+    found = keys.feed_for_path(decoded.removeprefix("/feeds/"))
+    return None if found is None else keys.feed_artifact(*found)
+
+
 def _etag_matches(header: str, etag: str) -> bool:
     # If-None-Match uses the weak comparison (RFC 9110 13.1.2): W/ prefixes do not matter.
     if header.strip() == "*":
@@ -142,12 +157,7 @@ class FeedFastPath:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/feeds/") or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             return self.app(environ, start_response)
-        # WSGI hands the path over as latin-1 text of the raw bytes; CJK names are UTF-8.
-        try:
-            key = path.encode("latin-1").decode("utf-8").lstrip("/")
-        except UnicodeError:
-            return self.app(environ, start_response)
-        entry = self._load(key, path)
+        entry = self._load(path)
         if entry is None:
             return self.app(environ, start_response)
         variant = self._choose(environ, entry)
@@ -157,8 +167,8 @@ class FeedFastPath:
         start_response("200 OK", list(variant.headers_200))
         return [b"" if environ["REQUEST_METHOD"] == "HEAD" else variant.body]
 
-    def _load(self, key: str, path: str) -> Entry | None:
-        cached = self._cache.get(key)
+    def _load(self, path: str) -> Entry | None:
+        cached = self._cache.get(path)
         if cached is not None:
             # A feed seen before: one stat() tells whether the worker has rebuilt it.
             try:
@@ -169,11 +179,10 @@ class FeedFastPath:
                 _stamp(sibling) == seen for sibling, seen in cached.waiting
             ):
                 return cached
-        fmt = key.rsplit(".", 1)[-1]
-        # Feed names never start with a dot (keys.feed_name); the artifact store's temp files
-        # (.tmp-*) do, and a half-written one is not a feed.
-        if fmt not in FEED_TYPES or "/." in f"/{key}":
+        key = artifact_key(path)
+        if key is None:
             return None
+        fmt = key.rsplit(".", 1)[-1]
         try:
             file = self.root / check_key(key)
             st = os.stat(file)
@@ -221,9 +230,9 @@ class FeedFastPath:
                 variants[coding] = variant(packed, f'"{digest}-{suffix}"', coding)
         entry = Entry(stamp, variants, last_modified, mtime, os.fspath(file), tuple(waiting))
         with self._lock:
-            if key not in self._cache and len(self._cache) >= self.max_entries:
+            if path not in self._cache and len(self._cache) >= self.max_entries:
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = entry
+            self._cache[path] = entry
         return entry
 
     def _choose(self, environ: dict, entry: Entry) -> Variant:

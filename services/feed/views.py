@@ -1,7 +1,9 @@
 """Public URLs: article and channel pages, media, health. These URLs never change.
 
 Feeds (``/feeds/...``) are answered by ``feed.fastpath`` in front of this app; a feed that does
-not exist falls through to here and gets the JSON 404.
+not exist falls through to here and gets the JSON 404 (and a write method the JSON 405).
+A request path is mapped to its artifact by ``shared.keys`` as it is, never cleaned up first, so
+an odd spelling of a name is no page rather than another name's page.
 """
 
 from __future__ import annotations
@@ -61,12 +63,27 @@ def home():
 
 @bp.get("/<any(region, source, channel):kind>/<name>")
 def channel(kind: str, name: str):
-    return serve(keys.channel_page_artifact(f"{kind}/{keys.feed_name(name)}"), HTML, max_age=60)
+    key = keys.channel_page_for(kind, name)
+    if key is None:
+        abort(404)
+    return serve(key, HTML, max_age=60)
+
+
+@bp.get("/feeds/<path:rest>")
+def feed(rest: str):
+    """Only a feed the fast path did not find reaches here: a JSON 404 for GET, and the route
+    makes a write method a 405 with ``Allow`` (RFC 9110 15.5.6) rather than a 404."""
+    abort(404)
+
+
+def _media_name(text: str) -> bool:
+    # Rendition sets are sha256 hex, names like "w640" or "w640_2x" (render.images).
+    return 0 < len(text) <= 64 and text.isascii() and text.replace("_", "").isalnum()
 
 
 @bp.get("/media/<set_key>/<name>.<ext>")
 def media(set_key: str, name: str, ext: str):
-    if ext not in MEDIA_TYPES or not set_key.isalnum() or not name.replace("_", "").isalnum():
+    if ext not in MEDIA_TYPES or not _media_name(set_key) or not _media_name(name):
         abort(404)
     # Content-addressed: a URL's bytes never change, so caches may keep them for a year.
     resp = serve(f"media/{set_key}/{name}.{ext}", MEDIA_TYPES[ext], max_age=31536000)

@@ -24,7 +24,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from feed.broker import CelerySender, Sender, make_celery_client
 from feed.context import FeedContext
 from shared import keys, netguard
-from shared.artifacts import BadKey, check_key
+from shared.artifacts import BadKey
 from shared.settings import Settings
 from shared.tasknames import TASK_WEBSUB_VERIFY
 
@@ -73,7 +73,7 @@ def feed_links(settings: Settings) -> Callable[[str], str]:
 
 
 def canonical_topic(base: str, feed_key: str, fmt: str) -> str:
-    return f"{base}/{quote(keys.feed_artifact(feed_key, fmt))}"
+    return f"{base}{keys.feed_path(feed_key, fmt)}"
 
 
 class HubError(Exception):
@@ -116,13 +116,12 @@ def parse_topic(base: str, topic: str) -> tuple[str, str] | None:
     if "?" in rest or "#" in rest:
         return None
     try:
-        key = check_key(unquote(rest, errors="strict"))
-    except (UnicodeDecodeError, BadKey):
+        path = unquote(rest, errors="strict")
+    except UnicodeDecodeError:
         return None
-    stem, dot, fmt = key.removeprefix("feeds/").rpartition(".")
-    if not key.startswith("feeds/") or not dot or not stem or fmt not in keys.FEED_FORMATS:
+    if not path.startswith("feeds/"):
         return None
-    return stem, fmt
+    return keys.feed_for_path(path.removeprefix("feeds/"))
 
 
 def _bad(field: str, detail: str, error: str = "invalid_parameter") -> HubError:
@@ -204,14 +203,26 @@ def _error(exc: HubError):
     return jsonify(body), exc.status
 
 
+def _body_fits(limit: int) -> bool:
+    """Whether the body is at most ``limit`` bytes, chunked or not; it stays cached for
+    ``request.form``. Werkzeug cuts a chunked body at the limit without a word (its stream
+    stops there), and the form would be parsed from what was cut, so the stream may run one
+    byte past the limit and a body that reaches it is refused."""
+    if (request.content_length or 0) > limit:
+        return False
+    request.max_content_length = limit + 1
+    return len(request.get_data(cache=True)) <= limit
+
+
 @bp.post(HUB_PATH)
 def hub():
     settings = _ctx().settings
     if not own_hub(settings):
         detail = f"these feeds name {settings.websub_hub_url} as their hub; subscribe there"
         return _error(HubError(404, "not_the_hub", detail, None))
-    if (request.content_length or 0) > MAX_REQUEST_BYTES:
-        return _error(HubError(413, "too_large", "a hub request is a few form fields", None))
+    if not _body_fits(MAX_REQUEST_BYTES):
+        detail = f"a hub request is a few form fields, at most {MAX_REQUEST_BYTES} bytes"
+        return _error(HubError(413, "too_large", detail, None))
     if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         detail = "send the hub.* parameters form-encoded (application/x-www-form-urlencoded)"
         return _error(HubError(415, "unsupported_media_type", detail, None))

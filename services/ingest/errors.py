@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from shared.errors import Problem, ProblemError
@@ -25,6 +25,11 @@ def problem_response(problem: Problem, status: int, headers: dict[str, str] | No
     return jsonify(problem.as_json()), status, headers or {}
 
 
+def too_large(limit: int, what: str) -> ProblemError:
+    detail = f"the request body is larger than the {limit}-byte limit for {what}"
+    return ProblemError(Problem("too_large", detail), 413)
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(ProblemError)
     def _problem(exc: ProblemError):
@@ -37,9 +42,17 @@ def init_app(app: Flask) -> None:
         status = exc.code or 500
         detail = exc.description or exc.name
         if status == 413:
-            limit = app.config.get("MAX_CONTENT_LENGTH")
+            # The limit of this request (a view may set its own, as /v1/media does).
+            limit = request.max_content_length
             detail = f"the request body is larger than the {limit}-byte limit"
-        return problem_response(Problem(_CODES.get(status, exc.name.lower()), detail), status)
+        code = _CODES.get(status, exc.name.lower().replace(" ", "_"))
+        resp, _ = problem_response(Problem(code, detail), status)
+        resp.status_code = status
+        # Headers the status needs, such as Allow on a 405 (RFC 9110 15.5.6).
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                resp.headers[name] = value
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
 
 from flask import Blueprint, Flask, current_app, jsonify, request, url_for
 
 from ingest import auth
 from ingest.context import IngestContext
+from ingest.errors import too_large
 from ingest.media import sniff_image_type
 from ingest.services import parse_article, upsert_article
 from shared import health, keys
@@ -24,6 +26,22 @@ def ctx() -> IngestContext:
     return current_app.extensions["newsflow"]
 
 
+def read_body(limit: int, what: str) -> bytes:
+    """The request body, or a 413 naming ``limit`` when it is larger.
+
+    Werkzeug refuses a Content-Length over the limit, but a chunked body (no Content-Length;
+    gunicorn sets ``wsgi.input_terminated``) is only cut at the limit, silently: the article
+    would be parsed from its first bytes. So the stream may run one byte past the limit, and a
+    body that reaches it is refused here."""
+    if (request.content_length or 0) > limit:
+        raise too_large(limit, what)
+    request.max_content_length = limit + 1
+    data = request.get_data(cache=False)
+    if len(data) > limit:
+        raise too_large(limit, what)
+    return data
+
+
 def _read_json() -> object:
     ctype = request.mimetype
     if ctype != "application/json":
@@ -34,7 +52,7 @@ def _read_json() -> object:
             ),
             415,
         )
-    raw = request.get_data(cache=False)
+    raw = read_body(ctx().settings.max_body_bytes, "an article")
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -73,7 +91,10 @@ def post_article():
 @bp.get("/v1/articles/<article_id>")
 def get_article(article_id: str):
     with ctx().readers() as session:
-        row = session.get(ArticleRow, article_id) if len(article_id) <= 32 else None
+        # Ids are 32 hex digits; anything else (a NUL, which PostgreSQL refuses in a query)
+        # is no article.
+        well_formed = len(article_id) <= 32 and article_id.isascii() and article_id.isalnum()
+        row = session.get(ArticleRow, article_id) if well_formed else None
         if row is None or not auth.may_read(row.source):
             # Another source's article answers as one that does not exist: ids are not
             # secret, but which ones exist is other partners' business.
@@ -118,11 +139,21 @@ def with_renditions(doc: dict, media: dict, base: str) -> dict:
     return {**doc, "associations": associations} if associations else doc
 
 
+def _media_filename() -> str | None:
+    """The ``filename`` query parameter: a name for people, so a control character (which
+    PostgreSQL cannot even store, in the case of NUL) is refused rather than kept."""
+    filename = (request.args.get("filename") or "")[:255] or None
+    if filename is not None and re.search(r"[\x00-\x1f\x7f]", filename):
+        detail = "filename must not contain control characters"
+        raise ProblemError(Problem("invalid_parameter", detail, "filename"), 400)
+    return filename
+
+
 @bp.post("/v1/media")
 def post_media():
     c = ctx()
-    request.max_content_length = c.settings.max_image_bytes
-    data = request.get_data(cache=False)
+    filename = _media_filename()
+    data = read_body(c.settings.max_image_bytes, "an image")
     if not data:
         raise ProblemError(Problem("empty_body", "send the image bytes as the request body"), 400)
     kind = sniff_image_type(data)
@@ -131,7 +162,6 @@ def post_media():
             Problem("not_an_image", "the bytes are not a JPEG, PNG, GIF or WebP image", None), 415
         )
     sha = hashlib.sha256(data).hexdigest()
-    filename = (request.args.get("filename") or "")[:255] or None
     c.artifacts.put(keys.source_media_artifact(sha), data)
     with c.sessions.begin() as session:
         if session.get(MediaSource, sha) is None:

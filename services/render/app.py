@@ -9,6 +9,8 @@ from render.context import RenderContext
 from shared.settings import Settings
 from shared.tasknames import ALL_QUEUES, TASK_QUEUES
 
+VISIBILITY_TIMEOUT_S = 900
+
 
 def create_app(settings: Settings | None = None) -> Celery:
     settings = settings or Settings.from_env()
@@ -21,15 +23,22 @@ def create_app(settings: Settings | None = None) -> Celery:
         task_ignore_result=True,
         # A task is acknowledged after it ran, and given back if the worker dies mid-way,
         # so a crash never loses an article; tasks are idempotent so a redelivery is harmless.
+        # A killed pool process (the OOM killer) costs seconds: the master requeues its task
+        # at once (reject on worker lost) and starts a new process; the locks it held are
+        # leases that lapse within render.locks.LEASE_S.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        # One message reserved per process: the rest wait in Redis, where any worker gets them.
         worker_prefetch_multiplier=1,
         task_queues=None,
         task_default_queue=ALL_QUEUES[0],
         task_routes={name: {"queue": queue} for name, queue in TASK_QUEUES.items()},
         broker_connection_retry_on_startup=True,
-        # Redis redelivers unacked tasks after this; longer than any task may run.
-        broker_transport_options={"visibility_timeout": 3600},
+        # What a killed *master* costs: Redis hands its unacked messages (running, reserved,
+        # or waiting for a countdown) to another worker after this. It must exceed the
+        # longest countdown (a retry's backoff, capped at 600 s in render.tasks) plus a run,
+        # or a task waiting for its countdown would be delivered twice.
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
         worker_hijack_root_logger=False,
     )
     app.newsflow = RenderContext.build(settings)  # type: ignore[attr-defined]

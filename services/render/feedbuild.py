@@ -7,18 +7,24 @@ withdrawal reaches the archive pages. The writers themselves are pure (render.fe
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
+import logging
+from collections.abc import Iterator
 from typing import NamedTuple
 from urllib.parse import quote
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from render import coalesce, compress, pages, view
+from render import coalesce, compress, locks, pages, view
 from render.context import RenderContext
-from render.feeds import WRITERS, FeedView
+from render.feeds import WRITERS, FeedView, write_all
 from shared import keys
 from shared.models import ArticleRow, FeedEntry, FeedLogRow
+
+log = logging.getLogger(__name__)
 
 
 def feed_links(base: str, feed_keys: list[str], title: str) -> list[pages.FeedLink]:
@@ -45,7 +51,7 @@ def rewrite_archive_pages(ctx: RenderContext, feed_key: str, article_id: str) ->
     takedown, an error) is the exception: the origin drops it at once, and a CDN in front
     must be purged of the pages (docs/operations.md)."""
     size = ctx.settings.archive_page_size
-    with _feed_lock(ctx, feed_key):
+    with _feed_lock(ctx, feed_key) as ctx:  # from here, writes check the lease
         index = _archive_index(ctx, feed_key)
         with ctx.readers() as session:
             logged = session.scalars(
@@ -133,15 +139,21 @@ class Rebuilt(NamedTuple):
     changed: list[str]  # the formats whose bytes changed (what WebSub tells subscribers about)
 
 
-def _feed_lock(ctx: RenderContext, feed_key: str):
+@contextlib.contextmanager
+def _feed_lock(ctx: RenderContext, feed_key: str) -> Iterator[RenderContext]:
     """One writer of a feed's documents at a time: the rebuild that runs last read the
-    newest state, so an older state can never land over a newer one."""
-    return ctx.redis.lock(f"newsflow:lock:feed:{feed_key}", timeout=300, blocking_timeout=120)
+    newest state, so an older state can never land over a newer one.
+
+    A lease (render.locks): a crashed holder's lock lapses within seconds. It is tried for
+    half a second at most (LeaseBusy: the task waits in the queue, not in a worker slot).
+    The context handed back writes artifacts only while the lease is held; LeaseLost after
+    the block means it lapsed meanwhile and the work must be done again."""
+    with locks.holding(ctx.redis, f"newsflow:lock:feed:{feed_key}") as lease:
+        yield dataclasses.replace(ctx, artifacts=locks.LeasedStore(ctx.artifacts, lease))
 
 
 def _archive_index_key(feed_key: str) -> str:
-    # A dot name: bookkeeping, never served (the feed service skips dot files).
-    return f"feeds/{keys.archive_feed(feed_key, 0).rsplit('/', 1)[0]}/.index.json"
+    return keys.archive_index_artifact(feed_key)
 
 
 def _archive_index(ctx: RenderContext, feed_key: str) -> dict:
@@ -255,17 +267,7 @@ def _write_feed(
     next newer page when ``newer``)."""
     s = ctx.settings
     base = s.public_base_url
-    entries = [
-        view.build(
-            r.id,
-            r.published_version or r.version,
-            r.published_doc or r.doc,
-            r.media if r.published_doc is None else (r.published_media or {}),
-            r.first_created,
-            base,
-        )
-        for r in rows
-    ]
+    entries, left_out = _entry_views(rows, base)
     languages = {e.language for e in entries}
     title = feed_title(s.feed_title, feed_key)
     home = f"{base}/" if feed_key == keys.FEED_ALL else f"{base}/{quote(feed_key)}"
@@ -289,16 +291,86 @@ def _write_feed(
         if page is not None and newer
         else None,
     )
-    docs = {keys.feed_artifact(key, fmt): write(fv) for fmt, write in WRITERS.items()}
+    done = write_all(fv)
+    versions = {r.id: r.published_version or r.version for r in rows}
+    left_out += [
+        _LeftOut(left.entry.id, versions.get(left.entry.id, 0), left.reason)
+        for left in done.left_out
+    ]
+    docs = {keys.feed_artifact(key, fmt): data for fmt, data in done.docs.items()}
     written = set(_put_feeds(ctx, docs))
-    return fv, [fmt for fmt in WRITERS if keys.feed_artifact(key, fmt) in written]
+    _report_left_out(ctx, key, left_out)
+    return done.feed, [fmt for fmt in WRITERS if keys.feed_artifact(key, fmt) in written]
+
+
+LEFT_OUT = "left out of feed "
+
+
+class _LeftOut(NamedTuple):
+    article_id: str
+    version: int  # the published version that could not be shown
+    reason: str
+
+
+def _entry_views(rows: list[ArticleRow], base: str) -> tuple[list[view.ArticleView], list]:
+    """The feed's entries, from each row's published version; a row whose stored document
+    cannot be read at all is left out (and reported) rather than stopping the feed."""
+    entries, left_out = [], []
+    for r in rows:
+        version = r.published_version or r.version
+        try:
+            entries.append(
+                view.build(
+                    r.id,
+                    version,
+                    r.published_doc or r.doc,
+                    r.media if r.published_doc is None else (r.published_media or {}),
+                    r.first_created,
+                    base,
+                )
+            )
+        except Exception as exc:  # a stored value no view can be made of: recorded below
+            left_out.append(_LeftOut(r.id, version, f"view: {type(exc).__name__}: {exc}"))
+    return entries, left_out
+
+
+def _report_left_out(ctx: RenderContext, feed_key: str, left_out: list[_LeftOut]) -> None:
+    """Say on each article why a feed left it out. The article stays ``published``: its page
+    is live and it may be in its other feeds; ``failed`` would say it is not out at all. The
+    reason is set only while that version is the published and newest one (an update in
+    progress clears it on publication), and once: the first feed to leave it out says so,
+    and every later rebuild that meets it again reads and writes nothing more."""
+    for item in left_out:
+        log.warning("feed %s left out article %s: %s", feed_key, item.article_id, item.reason)
+    reasons = {i.article_id: (i.version, f"{LEFT_OUT}{feed_key}: {i.reason}"[:2000])
+               for i in left_out}  # fmt: skip
+
+    def stale(row: ArticleRow | None) -> bool:
+        if row is None or row.id not in reasons:
+            return False
+        version = reasons[row.id][0]
+        return (
+            row.status == "published"
+            and row.published_version == version == row.version
+            and not (row.status_reason or "").startswith(LEFT_OUT)
+        )
+
+    # Read first: a rebuild that meets the row again takes no write lock (SQLite).
+    with ctx.readers() as session:
+        if not any(stale(session.get(ArticleRow, a)) for a in reasons):
+            return
+    with ctx.sessions.begin() as session:
+        for article_id in reasons:
+            row = session.get(ArticleRow, article_id)
+            if stale(row):
+                row.status_reason = reasons[article_id][1]
 
 
 def rebuild_feed(ctx: RenderContext, feed_key: str) -> Rebuilt:
     """Every format of one feed and its channel page, from the newest entries."""
     s = ctx.settings
     base = s.public_base_url
-    with _feed_lock(ctx, feed_key):
+    with _feed_lock(ctx, feed_key) as ctx:  # from here, writes check the lease
         coalesce.begin_rebuild(ctx.redis, feed_key)  # before reading: see render.coalesce
         index = _archive_index(ctx, feed_key)
         # Read everything first and let the session go: the writes below (rendering,

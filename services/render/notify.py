@@ -17,7 +17,6 @@ tasks retry with exponential backoff; anything else is final.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import hmac
@@ -27,11 +26,10 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-import redis
 import requests
 from sqlalchemy import delete, select
 
-from render import view
+from render import locks, view
 from render.context import RenderContext
 from render.feeds import CONTENT_TYPES
 from render.fetch import (
@@ -249,24 +247,21 @@ def verify(
     if requested_at is None:
         return apply()
     # One verification of a subscription applies at a time, and only if no newer request
-    # for it has been applied meanwhile.
-    # The lock outlives SQLite's 30 s busy timeout, so it cannot expire while _apply waits;
-    # not getting it in time is transient (the task's retry).
-    lock = ctx.redis.lock(f"newsflow:lock:websub:{sub_id}", timeout=120, blocking_timeout=30)
+    # for it has been applied meanwhile. A lease (render.locks), renewed while _apply waits
+    # (for up to SQLite's 30 s busy timeout), so a crashed verifier's lock lapses in seconds.
+    # Only two requests for one subscription meet here, and the holder's work is one short
+    # transaction: a brief try, then the task's retry, keeps the notify slot free meanwhile.
     try:
-        lock.acquire()
-    except redis.exceptions.LockError as exc:
+        with locks.holding(ctx.redis, f"newsflow:lock:websub:{sub_id}") as lease:
+            if _superseded(ctx, sub_id, requested_at):
+                log.info("websub %s for %s by %s superseded by a newer one", mode, topic, callback)
+                return False
+            lease.check()  # not once it lapsed: a newer request may be applying now
+            applied = apply()
+            ctx.redis.set(_latest_key(sub_id), repr(requested_at), ex=LATEST_TTL_S)
+            return applied
+    except locks.LeaseBusy as exc:
         raise NotifyTransient(f"subscription {sub_id} is busy: {exc}") from None
-    try:
-        if _superseded(ctx, sub_id, requested_at):
-            log.info("websub %s for %s by %s superseded by a newer one", mode, topic, callback)
-            return False
-        applied = apply()
-        ctx.redis.set(_latest_key(sub_id), repr(requested_at), ex=LATEST_TTL_S)
-        return applied
-    finally:
-        with contextlib.suppress(redis.exceptions.LockError):
-            lock.release()
 
 
 # How long the time of the newest applied request is kept: longer than any lease, so an old

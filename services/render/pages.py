@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from render import clean
 from render.view import FIGURE, ArticleView, Image, absolutize
 
 LABELS = {
@@ -88,13 +89,29 @@ def body_html(view: ArticleView, base: str) -> Markup:
     return Markup(absolutize(FIGURE.sub(fill, view.body_html), base))  # noqa: S704
 
 
+def safe_links(feeds: list[FeedLink]) -> list[FeedLink]:
+    """Feed links as a page shows them: http(s) only, titles as text."""
+    out = []
+    for f in feeds:
+        href = clean.http_url(f.href)
+        if href:
+            out.append(FeedLink(clean.line(f.title), href, clean.line(f.type)))
+    return out
+
+
 def render_article(
     env: Environment, view: ArticleView, base: str, feeds: list[FeedLink], site: str
 ) -> str:
     labels = LABELS["zh" if view.is_cjk else "en"]
-    return env.get_template("article.html").render(
-        a=view, body=body_html(view, base), feeds=feeds, labels=labels, base=base, site=site
+    page = env.get_template("article.html").render(
+        a=view,
+        body=body_html(view, base),
+        feeds=safe_links(feeds),
+        labels=labels,
+        base=base,
+        site=clean.line(site),
     )
+    return clean.text(page)  # the last guard: nothing XML or HTML calls an error
 
 
 def render_channel(
@@ -105,6 +122,11 @@ def render_channel(
     base: str,
     site: str,
 ) -> str:
-    return env.get_template("channel.html").render(
-        title=title, items=views, feeds=feeds, base=base, site=site
+    page = env.get_template("channel.html").render(
+        title=clean.line(title),
+        items=views,
+        feeds=safe_links(feeds),
+        base=base,
+        site=clean.line(site),
     )
+    return clean.text(page)

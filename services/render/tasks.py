@@ -8,12 +8,13 @@ retried with exponential backoff; bad input is recorded on the article and never
 from __future__ import annotations
 
 import logging
+import random
 
 import redis
 from celery import Celery, Task
 from sqlalchemy.exc import OperationalError
 
-from render import coalesce, feedbuild, images, notify, services
+from render import coalesce, feedbuild, images, locks, notify, services
 from render.fetch import FetchTransient
 from shared.tasknames import (
     TASK_IMAGES_AVIF,
@@ -29,12 +30,14 @@ from shared.tasknames import (
 
 log = logging.getLogger(__name__)
 
-# LockError: a feed's lock was not had in time (another rebuild held it); try again later.
+# LeaseLost: a lease lapsed mid-way (the holder stalled, or Redis was away); the work is done
+# again. LeaseBusy counts only once a task has waited LEASE_WAITS times (_wait_for_lease).
 TRANSIENT = (
     OperationalError,
     redis.ConnectionError,
     redis.TimeoutError,
-    redis.exceptions.LockError,
+    locks.LeaseBusy,
+    locks.LeaseLost,
     FetchTransient,
 )
 RETRY = {
@@ -79,6 +82,33 @@ def _send(task: Task, name: str, *args) -> None:
     task.app.send_task(name, args=list(args), queue=TASK_QUEUES[name])
 
 
+# A task that finds a lock busy goes back to the broker for a moment instead of waiting in its
+# worker slot: two rebuilds waiting 120 s for a lock held by a killed process once kept both
+# slots of a worker, and every article behind them in the images queue, waiting as long.
+LEASE_WAITS = 300  # about a quarter of an hour of waits; then a busy lock counts as a failure
+LEASE_WAIT_MAX_S = 3.0
+
+
+def _lease_wait_countdown(waits: int) -> float:
+    # 0.25 s, 0.5 s, 1 s, 2 s, then 3 s, with jitter so waiters do not come back in step.
+    return min(0.25 * 2**waits, LEASE_WAIT_MAX_S) * random.uniform(0.75, 1.25)  # noqa: S311
+
+
+def _wait_for_lease(task: Task, busy: locks.LeaseBusy, args: list, waits: int) -> None:
+    """Send this task again with a short countdown. A new message, not ``task.retry``, so
+    waiting does not spend the retries meant for real failures (``retries`` is carried)."""
+    if waits >= LEASE_WAITS:
+        raise busy
+    task.app.send_task(
+        task.name,
+        args=args,
+        kwargs={"waits": waits + 1},
+        queue=TASK_QUEUES[task.name],
+        countdown=_lease_wait_countdown(waits),
+        retries=task.request.retries,
+    )
+
+
 def process_images(self: Task, article_id: str, version: int) -> None:
     media = services.process_images(self.app.newsflow, article_id, version)
     if media is None:
@@ -95,7 +125,9 @@ def process_images(self: Task, article_id: str, version: int) -> None:
 def _rebuild(task: Task, feed_keys: list[str]) -> None:
     r = task.app.newsflow.redis
     for feed_key in feed_keys:
-        coalesce.request_rebuild(r, lambda key: _send(task, TASK_REBUILD_FEED, key), feed_key)
+        coalesce.request_rebuild(
+            r, lambda key, token: _send(task, TASK_REBUILD_FEED, key, token), feed_key
+        )
 
 
 def render_page(self: Task, article_id: str, version: int) -> None:
@@ -109,15 +141,28 @@ def add_avif(self: Task, article_id: str, version: int) -> None:
     services.add_avif(self.app.newsflow, article_id, version)
 
 
-def withdraw(self: Task, article_id: str, version: int) -> None:
+def withdraw(self: Task, article_id: str, version: int, waits: int = 0) -> None:
     feed_keys = services.withdraw(self.app.newsflow, article_id, version)
     # The current feeds first: they are what readers poll; the archive pages after.
     _rebuild(self, feed_keys)
-    services.withdraw_from_archives(self.app.newsflow, article_id, feed_keys)
+    try:
+        services.withdraw_from_archives(self.app.newsflow, article_id, feed_keys)
+    except locks.LeaseBusy as busy:
+        # Every step above is idempotent (a withdrawn article stays withdrawn, the feed log
+        # keeps its feeds), so the whole task simply runs again.
+        _wait_for_lease(self, busy, [article_id, version], waits)
 
 
-def rebuild_feed(self: Task, feed_key: str) -> int:
-    rebuilt = feedbuild.rebuild_feed(self.app.newsflow, feed_key)
+def rebuild_feed(self: Task, feed_key: str, token: str | None = None, waits: int = 0) -> int:
+    ctx = self.app.newsflow
+    try:
+        rebuilt = feedbuild.rebuild_feed(ctx, feed_key)
+    except locks.LeaseBusy as busy:
+        if coalesce.superseded(ctx.redis, feed_key, token):
+            log.info("rebuild of %s dropped: a later one is pending", feed_key)
+        else:
+            _wait_for_lease(self, busy, [feed_key, token], waits)
+        return 0
     if rebuilt.changed:
         try:
             if notify.worth_notifying(self.app.newsflow, feed_key):

@@ -16,6 +16,7 @@ from ingest.importers.scimall import parse
 from render import view
 from render.feeds import WRITERS, FeedView
 from tests.conftest import FIXTURES, SEED
+from tests.render.test_view_hostile import HOSTILE
 
 BASE = "https://news.example.org"
 MEDIA = {
@@ -198,3 +199,70 @@ def test_seed_byline_region_source_and_rights_reach_every_entry(feed):
     assert first.author == "李琳"
     assert [t.term for t in first.tags] == ["内蒙"]
     assert first.rights.startswith("除非特别注明")
+
+
+# Hostile values, in the view (however it was made) and in the feed's own names: every writer
+# still gives well-formed XML that feedparser reads without complaint, and valid JSON Feed.
+VIEW_STRINGS = [
+    "id", "url", "headline", "language", "by", "body_html", "source_name", "original_link",
+    "publisher", "rights", "usage_terms", "original_link_text",
+]  # fmt: skip
+FEED_STRINGS = ["key", "title", "description", "site", "id_authority"]
+
+
+def hostile_view(name: str, value: str) -> view.ArticleView:
+    seed = seed_views()[0]
+    if name in ("caption", "credit"):
+        image = dataclasses.replace(seed.images["img1"], **{name: value})
+        return dataclasses.replace(seed, images={"img1": image})
+    if name in ("regions", "subjects"):
+        return dataclasses.replace(seed, **{name: [value, "内蒙"]})
+    return dataclasses.replace(seed, **{name: value})
+
+
+def assert_writes_cleanly(fv: FeedView) -> None:
+    for fmt in ("rss", "atom"):
+        data = WRITERS[fmt](fv)
+        root = etree.fromstring(data)  # well-formed, or this raises
+        parsed = feedparser.parse(data)
+        assert parsed.bozo == 0, (fmt, parsed.get("bozo_exception"))
+        assert len(parsed.entries) == len(fv.entries)
+        assert all(e.title.strip() for e in parsed.entries)
+        hrefs = [el.get("href") or el.get("url") for el in root.iter() if not callable(el.tag)]
+        hrefs += [el.text for el in root.iter("link", "{*}link") if el.text]
+        for href in filter(None, hrefs):
+            assert href.startswith(("http://", "https://")), (fmt, href)
+    schema = json.loads((FIXTURES / "jsonfeed" / "schema-v1.1.json").read_text())
+    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+    doc = json.loads(WRITERS["json"](fv))
+    assert list(validator.iter_errors(doc)) == []
+    for item in doc["items"]:
+        for key in ("url", "external_url", "image", "banner_image"):
+            assert item.get(key, "http://").startswith(("http://", "https://")), item[key]
+
+
+@pytest.mark.parametrize("name", [*VIEW_STRINGS, "caption", "credit", "regions", "subjects"])
+@pytest.mark.parametrize("kind", list(HOSTILE))
+def test_every_writer_writes_a_hostile_view_string_cleanly(feed, name, kind):
+    bad = hostile_view(name, HOSTILE[kind])
+    assert_writes_cleanly(dataclasses.replace(feed, entries=[*feed.entries, bad]))
+
+
+@pytest.mark.parametrize("name", FEED_STRINGS)
+@pytest.mark.parametrize("kind", list(HOSTILE))
+def test_every_writer_writes_a_hostile_feed_name_cleanly(feed, name, kind):
+    assert_writes_cleanly(dataclasses.replace(feed, **{name: HOSTILE[kind]}))
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom", "json"])
+def test_a_javascript_original_link_reaches_no_feed(feed, fmt):
+    bad = hostile_view("original_link", "javascript:alert(1)")
+    data = WRITERS[fmt](dataclasses.replace(feed, entries=[bad]))
+    assert b"javascript" not in data
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom", "json"])
+def test_a_third_party_image_in_a_body_reaches_no_feed(feed, fmt):
+    body = '<p>x<img src="http://third-party.example/pixel.gif"></p>'
+    data = WRITERS[fmt](dataclasses.replace(feed, entries=[hostile_view("body_html", body)]))
+    assert b"third-party" not in data

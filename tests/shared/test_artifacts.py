@@ -156,3 +156,24 @@ def test_store_refuses_bad_key_and_writes_nothing(store, tmp_path):
         store.put("../escaped", b"x")
     assert not (tmp_path / "escaped").exists()
     assert not store.root.exists() or files_under(store.root) == []
+
+
+def test_check_key_accepts_a_name_of_255_bytes():
+    key = "feeds/" + "区" * 85  # 255 bytes
+    assert check_key(key) == key
+
+
+def test_check_key_refuses_a_name_longer_than_a_file_name():
+    with pytest.raises(BadKey):
+        check_key("feeds/" + "a" * 256)
+
+
+def test_check_key_refuses_a_lone_surrogate():
+    with pytest.raises(BadKey):
+        check_key("feeds/\ud800.rss")
+
+
+def test_reading_a_too_long_key_is_bad_key_not_an_os_error(store):
+    # A request path names the key; the readers turn BadKey into a 404.
+    with pytest.raises(BadKey):
+        store.info("pages/region/" + "区" * 100 + ".html")

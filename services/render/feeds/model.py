@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from render import view
+from render import clean, view
 from render.view import ArticleView
 
 
@@ -30,6 +30,24 @@ class FeedView:
     # On an archive page once the next newer page exists: that page. Format -> URL.
     next_archive_urls: dict[str, str] | None = None
 
+    def __post_init__(self) -> None:
+        # The writers' own guard: a feed name comes from a stored region or source name, and
+        # a writer must give well-formed XML and valid JSON whatever it is handed. Entries
+        # (ArticleView) clean themselves.
+        set_ = object.__setattr__
+        set_(self, "key", clean.line(self.key))
+        set_(self, "site", clean.line(self.site) or "newsflow")
+        set_(self, "title", clean.line(self.title) or self.site)
+        set_(self, "description", clean.text(self.description).strip() or self.title)
+        set_(self, "language", clean.language(self.language) if self.language else None)
+        set_(self, "id_authority", clean.line(self.id_authority))
+        set_(self, "home_url", _url(self.home_url))
+        set_(self, "hub_url", clean.http_url(self.hub_url))
+        for name in ("self_urls", "prev_archive_urls", "current_urls", "next_archive_urls"):
+            urls = getattr(self, name)
+            if urls is not None:
+                set_(self, name, {fmt: _url(u) for fmt, u in urls.items()})
+
     def content(self, entry: ArticleView) -> str:
         """The full sanitized body, pictures as plain ``<img>``, every URL absolute."""
         return entry.feed_html if entry.base == self.base else view.feed_content(entry, self.base)
@@ -52,4 +70,9 @@ class FeedView:
     def entry_id(self, entry: ArticleView) -> str:
         # From the permanent article id, never its URL or headline: an update replaces the
         # entry in a reader instead of duplicating it (RFC 4151 tag: URIs).
-        return f"tag:{self.id_authority}:article/{entry.id}"
+        return f"tag:{self.id_authority}:article/{quote(entry.id, safe='')}"
+
+
+def _url(value: object) -> str:
+    # Ours (settings and feed keys), so never refused outright; http(s) and a URI when it can.
+    return clean.http_url(value) or clean.text(value)
