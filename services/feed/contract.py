@@ -44,7 +44,7 @@ OPERATIONS = [
                            "schema": {"enum": ["region", "source", "channel"]}},
                           _path("name")),
               tags=("pages",)),
-    Operation("fastpath.feed", "GET", "/feeds/{feed}.{format}", "A feed document",
+    Operation("feed.feed", "GET", "/feeds/{feed}.{format}", "A feed document",
               access.PUBLIC,
               {200: R("RSS 2.0, Atom 1.0 or JSON Feed 1.1; gzip/br by Accept-Encoding",
                       media_type="application/atom+xml",

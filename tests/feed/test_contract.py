@@ -30,7 +30,7 @@ def test_every_route_has_an_access_rule(url_map):
 
 def test_reader_routes_stay_public():
     readers = ["feed.home", "feed.article", "feed.channel", "feed.media"]
-    readers += ["directory.page", "directory.opml", "websub.hub", "fastpath.feed"]
+    readers += ["directory.page", "directory.opml", "websub.hub", "feed.feed"]
     for endpoint in readers:
         assert auth.RULES[endpoint] == access.PUBLIC, endpoint
 
