@@ -50,7 +50,7 @@ def init_app(app: Flask) -> Limiter:
 
     def breached(limit: RequestLimit):
         # The answer flask-limiter sends instead of its own (which has no JSON body).
-        retry = max(1, math.ceil(limit.reset_at - time.time()))
+        retry = _seconds_left(limit) or 1
         problem = Problem(
             "too_many_requests", f"more than {limit.limit} for this key; retry in {retry} s"
         )
@@ -84,9 +84,15 @@ def init_app(app: Flask) -> Limiter:
     return limiter
 
 
+def _seconds_left(limit: RequestLimit) -> int:
+    # reset_at is whole seconds, so the ceiling can pass the window by one: clamp it.
+    window = limit.limit.get_expiry()
+    return max(0, min(window, math.ceil(limit.reset_at - time.time())))
+
+
 def _fields(limit: RequestLimit) -> dict[str, str]:
     window = limit.limit.get_expiry()
-    reset = max(0, math.ceil(limit.reset_at - time.time()))
+    reset = _seconds_left(limit)
     return {
         "RateLimit-Policy": f'"{POLICY}";q={limit.limit.amount};w={window}',
         "RateLimit": f'"{POLICY}";r={max(0, limit.remaining)};t={reset}',

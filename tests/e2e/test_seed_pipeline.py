@@ -32,7 +32,8 @@ IMAST = "http://www.imast.org.cn/xwdt/kxyw/201712/t20171204_36630.html"
 
 def newsflow_import(stack, *files: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "newsflow", "import", "--api", stack.ingest, *map(str, files)],
+        [sys.executable, "-m", "newsflow", "import", "--api", stack.ingest, "--key", stack.key,
+         *map(str, files)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 

@@ -23,6 +23,7 @@ def test_import_api_sends_cjk_as_utf8_json(httpserver, tmp_path):
     result = subprocess.run(
         [
             sys.executable, "-m", "newsflow", "import", "--api", httpserver.url_for("/"),
+            "--key", "nf_live_aaaaaaaaaaaaaaaa_" + "A" * 43,
             "--images", str(tmp_path / "no-images"),
             str(SEED / "scimall-2017-12-04-imast.txt"),
         ],
@@ -35,6 +36,7 @@ def test_import_api_sends_cjk_as_utf8_json(httpserver, tmp_path):
     assert request.mimetype == "application/json"
     assert HEADLINE.encode("utf-8") in raw
     assert b"\\u" not in raw
+    assert request.headers["Authorization"] == "Bearer nf_live_aaaaaaaaaaaaaaaa_" + "A" * 43
 
 
 def test_a_cjk_article_is_sent_at_its_utf8_size(httpserver):
