@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Flask, Response, current_app
-from flask_swagger_ui import get_swaggerui_blueprint
+from flask import Blueprint, Flask, Response, abort, current_app
 
-from shared import access, openapi
+from shared import access, apidocs, openapi
 from shared.api_models import ArticleAccepted, ArticleStatus, Error, Health, MediaStored
 from shared.openapi import Operation
 from shared.openapi import Response as R
@@ -81,10 +80,10 @@ OPERATIONS = [
     ),
     Operation("contract.openapi_document", "GET", "/openapi.json", "This document", access.PUBLIC,
               {200: R("OpenAPI 3.1")}),
-    Operation("swagger_ui.show", "GET", "/docs/", "API reference (Swagger UI)", access.PUBLIC,
+    Operation("contract.docs", "GET", "/docs/", "API reference (Swagger UI)", access.PUBLIC,
               {200: R("HTML", media_type="text/html")}),
-    Operation("swagger_ui.show", "GET", "/docs/{path}", "Swagger UI files", access.PUBLIC,
-              {200: R("static file")}),
+    Operation("contract.docs_asset", "GET", "/docs/{name}", "The reference page's files",
+              access.PUBLIC, {200: R("A script, style or icon"), 404: R("No such file", Error)}),
 ]  # fmt: skip
 
 
@@ -101,10 +100,23 @@ def openapi_document():
     return Response(body, content_type="application/json; charset=utf-8")
 
 
+@bp.get("/docs/")
+def docs():
+    return Response(apidocs.index_html(TITLE), content_type="text/html; charset=utf-8")
+
+
+@bp.get("/docs/<name>")
+def docs_asset(name: str):
+    found = apidocs.asset(name)
+    if found is None:
+        abort(404)
+    data, kind = found
+    resp = Response(data, content_type=kind)
+    resp.cache_control.public = True
+    resp.cache_control.max_age = 86400
+    return resp
+
+
 def init_app(app: Flask) -> None:
     app.extensions["newsflow.openapi"] = json.dumps(document(), ensure_ascii=False)
     app.register_blueprint(bp)
-    docs = get_swaggerui_blueprint(
-        "/docs", "/openapi.json", config={"app_name": TITLE}, blueprint_name="swagger_ui"
-    )
-    app.register_blueprint(docs)

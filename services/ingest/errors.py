@@ -46,7 +46,7 @@ def init_app(app: Flask) -> None:
             limit = request.max_content_length
             detail = f"the request body is larger than the {limit}-byte limit"
         code = _CODES.get(status, exc.name.lower().replace(" ", "_"))
-        resp, _ = problem_response(Problem(code, detail), status)
+        resp = jsonify(Problem(code, detail).as_json())
         resp.status_code = status
         # Headers the status needs, such as Allow on a 405 (RFC 9110 15.5.6).
         for name, value in exc.get_headers():

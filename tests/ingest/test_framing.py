@@ -9,6 +9,8 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import pytest
+
 from tests.ingest.test_api_bad_input import article
 
 CHUNK = 64 * 1024
@@ -45,6 +47,20 @@ def _read_answer(sock: socket.socket) -> Answer:
     return Answer(int(lines[0].split(" ")[1]), headers, body)
 
 
+# The suite's key, sent on every write below: these are about framing, not keys, and the
+# server checks the key before it reads a body.
+KEY = {"value": ""}
+
+
+@pytest.fixture(autouse=True)
+def _key(stack):
+    KEY["value"] = stack.key
+
+
+def _auth() -> str:
+    return f"Authorization: Bearer {KEY['value']}\r\n"
+
+
 def raw(base: str, request: bytes) -> Answer:
     with _connect(base) as sock:
         sock.sendall(request)
@@ -55,7 +71,7 @@ def chunked(base: str, path: str, ctype: str, size: int) -> Answer:
     """POST ``size`` bytes as chunks; the server may answer and close before the end."""
     with _connect(base) as sock:
         sock.sendall(
-            f"POST {path} HTTP/1.1\r\nHost: ingest\r\nContent-Type: {ctype}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: ingest\r\nContent-Type: {ctype}\r\n{_auth()}"
             "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n".encode()
         )
         try:
@@ -79,7 +95,7 @@ def assert_json_error(answer: Answer, status: int, error: str) -> dict:
 
 
 def post(path: str, headers: str, body: bytes = b"") -> bytes:
-    return f"POST {path} HTTP/1.1\r\nHost: ingest\r\n{headers}\r\n".encode() + body
+    return f"POST {path} HTTP/1.1\r\nHost: ingest\r\n{_auth()}{headers}\r\n".encode() + body
 
 
 def test_content_length_with_chunked_is_a_json_400(stack):
@@ -136,9 +152,9 @@ def test_a_chunked_article_under_the_limit_is_taken(stack):
     with _connect(stack.ingest) as sock:
         sock.sendall(
             b"POST /v1/articles HTTP/1.1\r\nHost: i\r\nContent-Type: application/json\r\n"
-            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-            + b"%x\r\n%s\r\n0\r\n\r\n"
-            % (len(data), data)
+            + _auth().encode()
+            + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            + b"%x\r\n%s\r\n0\r\n\r\n" % (len(data), data)
         )
         answer = _read_answer(sock)
     assert answer.status == 202, answer
