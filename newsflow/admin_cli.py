@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from newsflow.cliargs import parse_when
 from shared.settings import Settings
 
 
@@ -27,18 +27,6 @@ def _redis(settings: Settings):
     from shared.redisurl import client
 
     return client(settings.redis_url, timeout=2)
-
-
-def _when(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not an ISO 8601 time", param_hint="--since"
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @click.command()
@@ -140,7 +128,7 @@ def retry(ids: tuple[str, ...], all_failed: bool, since: str | None) -> None:
     with sessions.begin() as session:
         first = admin.last_outbox_id(session)
         try:
-            retried = admin.retry(session, list(ids) or None, _when(since))
+            retried = admin.retry(session, list(ids) or None, parse_when(since, "--since"))
         except ValueError as exc:
             click.echo(f"newsflow retry: {exc}", err=True)
             sys.exit(2)

@@ -7,33 +7,12 @@ keyed hash, so a lost key is replaced, never recovered.
 from __future__ import annotations
 
 import json
-import re
 import sys
-from datetime import UTC, datetime, timedelta
 
 import click
 
+from newsflow.cliargs import parse_duration, parse_when
 from shared.settings import Settings
-
-
-def _parse_when(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not an ISO 8601 date or time", param_hint=name
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def _parse_duration(value: str, name: str) -> timedelta:
-    m = re.fullmatch(r"(\d+)\s*([smhd])", value.strip())
-    if not m:
-        raise click.BadParameter(f"{value!r}: write e.g. 30m, 24h or 7d", param_hint=name)
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m[2]]
-    return timedelta(**{unit: int(m[1])})
 
 
 def _split(value: str | None) -> list[str]:
@@ -109,7 +88,7 @@ def add(name, scopes, sources, expires, allow_ip, rate_limit, as_json) -> None:
         with sessions.begin() as session:
             new = partners.create_partner(
                 session, name, _split(scopes), keysecret.secret_bytes(settings),
-                sources=_split(sources), expires=_parse_when(expires, "--expires"),
+                sources=_split(sources), expires=parse_when(expires, "--expires"),
                 allow_ips=_split(allow_ip), rate_limit=rate_limit,
             )  # fmt: skip
     except partners.PartnerError as exc:
@@ -202,7 +181,7 @@ def rotate_key(name, grace, as_json) -> None:
         with sessions.begin() as session:
             new = partners.rotate_key(
                 session, name, keysecret.secret_bytes(settings), utcnow(),
-                _parse_duration(grace, "--grace"),
+                parse_duration(grace, "--grace"),
             )  # fmt: skip
     except partners.PartnerError as exc:
         _fail(exc)
@@ -221,7 +200,7 @@ def audit(name, since, limit, as_json) -> None:
     _, sessions = _store()
     with sessions() as session:
         try:
-            rows = partners.audit(session, name, _parse_when(since, "--since"), limit)
+            rows = partners.audit(session, name, parse_when(since, "--since"), limit)
         except partners.PartnerError as exc:
             _fail(exc)
     for r in rows:

@@ -65,6 +65,20 @@ RATE_HEADERS = {
 }
 
 
+def contract_operations() -> list[Operation]:
+    """The routes every service has for its own contract (``contract`` blueprint): the
+    document and its reference page. Listed so they have access rules; not in the paths."""
+    return [
+        Operation("contract.openapi_document", "GET", "/openapi.json", "This document",
+                  access.PUBLIC, {200: Response("OpenAPI 3.1")}),
+        Operation("contract.docs", "GET", "/docs/", "API reference (Swagger UI)",
+                  access.PUBLIC, {200: Response("HTML", media_type="text/html")}),
+        Operation("contract.docs_asset", "GET", "/docs/{name}", "The reference page's files",
+                  access.PUBLIC, {200: Response("A script, style or icon"),
+                                  404: Response("No such file", Error)}),
+    ]  # fmt: skip
+
+
 def rules(operations: list[Operation]) -> dict[str, str]:
     return {op.endpoint: op.requires for op in operations}
 

@@ -86,13 +86,8 @@ OPERATIONS = [
     Operation("feed.healthz", "GET", "/healthz", "Health", access.PUBLIC,
               {200: R("The database and Redis answer."), 503: R("A part is down.")},
               tags=("operations",)),
-    Operation("contract.openapi_document", "GET", "/openapi.json", "This document",
-              access.PUBLIC, {200: R("OpenAPI 3.1")}),
-    Operation("contract.docs", "GET", "/docs/", "API reference (Swagger UI)", access.PUBLIC,
-              {200: R("HTML", media_type="text/html")}),
-    Operation("contract.docs_asset", "GET", "/docs/{name}", "The reference page's files",
-              access.PUBLIC, {200: R("A script, style or icon"), 404: R("No such file", Error)}),
 ]  # fmt: skip
+OPERATIONS += openapi.contract_operations()
 
 
 def document() -> dict:

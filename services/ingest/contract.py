@@ -78,13 +78,8 @@ OPERATIONS = [
          503: R("A part is down; the body says which.", Health)},
         tags=("operations",),
     ),
-    Operation("contract.openapi_document", "GET", "/openapi.json", "This document", access.PUBLIC,
-              {200: R("OpenAPI 3.1")}),
-    Operation("contract.docs", "GET", "/docs/", "API reference (Swagger UI)", access.PUBLIC,
-              {200: R("HTML", media_type="text/html")}),
-    Operation("contract.docs_asset", "GET", "/docs/{name}", "The reference page's files",
-              access.PUBLIC, {200: R("A script, style or icon"), 404: R("No such file", Error)}),
 ]  # fmt: skip
+OPERATIONS += openapi.contract_operations()
 
 
 def document() -> dict:

@@ -12,28 +12,9 @@ from html.parser import HTMLParser
 
 import nh3
 
+from shared.htmlpolicy import ATTRIBUTES, TAGS, URL_SCHEMES
 from shared.schema import UNFIT
 
-TAGS = {
-    "p", "br", "hr", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "code",
-    "strong", "b", "em", "i", "u", "s", "sub", "sup", "small", "mark", "q", "cite", "abbr",
-    "ul", "ol", "li", "dl", "dt", "dd",
-    "a", "img", "figure", "figcaption",
-    "table", "thead", "tbody", "tfoot", "tr", "th", "td", "caption",
-    "span", "ruby", "rt", "rp",
-}  # fmt: skip
-ATTRIBUTES = {
-    "a": {"href", "title", "hreflang"},
-    "img": {"src", "alt", "width", "height", "title"},
-    # A figure with data-association marks where an associated picture stands in the text.
-    "figure": {"data-association"},
-    "abbr": {"title"},
-    "td": {"colspan", "rowspan"},
-    "th": {"colspan", "rowspan", "scope"},
-    "ol": {"start"},
-    "*": {"lang", "dir"},
-}
-URL_SCHEMES = {"http", "https", "mailto"}
 ACTIVE_TAGS = {"script", "iframe", "object", "embed", "frame", "frameset", "applet", "base", "form"}
 _JS_URL = re.compile(r"^[\x00-\x20]*(javascript|vbscript)\s*:", re.IGNORECASE)
 # A browser removes every tab and line break from a URL before reading its scheme (WHATWG URL),

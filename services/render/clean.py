@@ -15,6 +15,8 @@ from urllib.parse import quote, urlsplit
 
 import nh3
 
+from shared.htmlpolicy import ATTRIBUTES, TAGS, URL_SCHEMES
+
 # XML 1.0 section 2.2 allows #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] |
 # [#x10000-#x10FFFF]; lone surrogates cannot even be encoded as UTF-8. Section 2.2 also
 # discourages the C1 controls and the non-characters (U+FDD0..U+FDEF and the last two code
@@ -102,25 +104,6 @@ def absolute(base: str, href: str) -> str:
     return f"{base}/{href.lstrip('/')}"
 
 
-# The body allowlist again, as ingest.sanitize has it (services do not import one another).
-TAGS = {
-    "p", "br", "hr", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "code",
-    "strong", "b", "em", "i", "u", "s", "sub", "sup", "small", "mark", "q", "cite", "abbr",
-    "ul", "ol", "li", "dl", "dt", "dd",
-    "a", "img", "figure", "figcaption",
-    "table", "thead", "tbody", "tfoot", "tr", "th", "td", "caption",
-    "span", "ruby", "rt", "rp",
-}  # fmt: skip
-ATTRIBUTES = {
-    "a": {"href", "title", "hreflang"},
-    "img": {"src", "alt", "width", "height", "title"},
-    "figure": {"data-association"},
-    "abbr": {"title"},
-    "td": {"colspan", "rowspan"},
-    "th": {"colspan", "rowspan", "scope"},
-    "ol": {"start"},
-    "*": {"lang", "dir"},
-}
 # nh3 (html5ever) writes every attribute double-quoted with '"' escaped, so this matches a
 # whole tag of its output exactly, whatever an attribute value holds.
 _IMG = re.compile(r'<img(?:\s+[^\s="/>]+(?:="[^"]*")?)*\s*/?>')
@@ -164,7 +147,7 @@ def _clean_body(fragment: str, base: str) -> str:
         text(fragment),
         tags=TAGS,
         attributes=ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
+        url_schemes=URL_SCHEMES,
         link_rel=None,
         attribute_filter=only_ours,
     )
