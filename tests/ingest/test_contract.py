@@ -46,7 +46,11 @@ def test_the_reference_page_loads_nothing_from_elsewhere(stack):
     assert urls, "the page names its scripts and styles"
     assert all(not re.match(r"^[a-z]+:|^//", u) for u in urls), urls
     for url in urls:
-        assert requests.get(f"{stack.ingest}{url}", timeout=10).status_code == 200, url
+        resp = requests.get(f"{stack.ingest}/docs/{url}", timeout=10)
+        assert resp.status_code == 200, url
+    assert requests.get(f"{stack.ingest}/docs/init.js", timeout=10).status_code == 200
+    assert "<script>" not in page.text, "no inline script: a strict CSP holds"
+    assert requests.get(f"{stack.ingest}/docs/../../etc/passwd", timeout=10).status_code == 404
 
 
 def test_the_live_server_keeps_the_contract(stack, tmp_path):
