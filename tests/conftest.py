@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -269,7 +270,20 @@ def stack(database_url, redis_srv, engine, tmp_path_factory) -> Iterator[Running
     key = localkeys.issue(stack.settings, "tests", list(SCOPES), TEST_SOURCES)
     ISSUED_KEYS.append(key)
     running = RunningStack(stack, stack.settings, redis_srv, engine, key)
+    # Supervised as `newsflow up` supervises it: a child that exits is restarted. The Celery
+    # worker exits on purpose now and then ("Unrecoverable error" when Redis goes away while
+    # it restores unacknowledged messages, a kombu race), and tests stop Redis on purpose.
+    stop_supervising = threading.Event()
+
+    def supervise() -> None:
+        while not stop_supervising.wait(0.25):
+            stack.supervise()
+
+    watcher = threading.Thread(target=supervise, name="supervise-stack", daemon=True)
+    watcher.start()
     yield running
+    stop_supervising.set()
+    watcher.join(timeout=5)
     stack.stop()
     assert_no_key_leaked(data_dir / "logs", engine, stack.settings)
 
