@@ -24,13 +24,15 @@ import psutil
 import pytest
 import sqlalchemy as sa
 
+from newsflow import localkeys
 from newsflow.launcher import Stack
 from render import locks, tasks
 from render.app import VISIBILITY_TIMEOUT_S
 from shared import keys, migrate
 from shared.db import make_engine
+from shared.partners import SCOPES
 from shared.settings import Settings
-from tests.conftest import RunningStack, _postgres_database, free_port
+from tests.conftest import ISSUED_KEYS, TEST_SOURCES, RunningStack, _postgres_database, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -155,7 +157,9 @@ def crash_stack(request, redis_srv, tmp_path_factory):
     engine = make_engine(url)
     try:
         stack.start()
-        yield RunningStack(stack, settings, redis_srv, engine)
+        key = localkeys.issue(stack.settings, "tests", list(SCOPES), TEST_SOURCES)
+        ISSUED_KEYS.append(key)
+        yield RunningStack(stack, stack.settings, redis_srv, engine, key)
     finally:
         stack.stop()
         engine.dispose()
