@@ -97,8 +97,8 @@ class Browser:
         context = self._browser.new_context(service_workers="block")
         state = {"loading": True}
         context.route("**/*", lambda route: self._route(route, report, state))
-        context.on("page", lambda popup: popup.close())  # nothing opens a window on us
         page = context.new_page()
+        page.on("popup", lambda popup: popup.close())  # nothing opens a window on us
         page.on("dialog", lambda d: (report.dialogs.append(f"{d.type}: {d.message}"), d.dismiss()))
         page.on("pageerror", lambda exc: report.script_errors.append(str(exc)))
         page.on("console", lambda msg: _console(msg, report, state))
@@ -117,11 +117,11 @@ class Browser:
     @staticmethod
     def _route(route, report: PageReport, state: dict) -> None:
         request = route.request
-        if not is_loopback(request.url):
+        if request.is_navigation_request() and not state["loading"]:
+            route.fulfill(status=204)  # a clicked link, wherever it points: stay on the page
+        elif not is_loopback(request.url):
             report.outside_requests.append(request.url)
             route.abort()
-        elif request.is_navigation_request() and not state["loading"]:
-            route.fulfill(status=204)  # a clicked link: stay on the page
         else:
             route.continue_()
 
