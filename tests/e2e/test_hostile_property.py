@@ -56,7 +56,7 @@ from tests.strategies import Case, Env, articles, leaf_paths
 pytestmark = pytest.mark.e2e
 
 LEAVES = [leaf.path for leaf in leaf_paths(ArticleIn)]
-PER_LEAF = int(os.environ.get("HOSTILE_EXAMPLES_PER_FIELD", "1"))
+ATTEMPTS = int(os.environ.get("HOSTILE_ATTEMPTS_PER_FIELD", "4"))
 ERROR_KEYS = {"error", "detail", "field"}
 ALL_FEEDS = ("/feeds/all.atom", "/feeds/all.rss", "/feeds/all.json")
 WAIT = 30.0  # seconds an article or a feed may take on a loaded 2-core machine
@@ -173,20 +173,18 @@ def check_page(report: PageReport, doc: dict) -> list[str]:
     return problems
 
 
-def feed_problems(stack, url: str, article_id: str) -> list[str]:
-    """The feed at ``url`` lists ``article_id`` (within WAIT: rebuilds are asynchronous) and
-    is valid in its format."""
+def feed_problems(stack, url: str, article_id: str, deadline: float) -> list[str]:
+    """The feed at ``url`` lists ``article_id`` (by ``deadline``: rebuilds are asynchronous)
+    and is valid in its format."""
     if not is_loopback(url):
         return [f"the page advertises a feed off this machine: {url!r}"]
-    deadline, resp = time.monotonic() + WAIT, None
-    while time.monotonic() < deadline:
+    while True:
         resp = requests.get(url, timeout=10)
         if resp.status_code == 200 and article_id.encode() in resp.content:
             break
+        if time.monotonic() > deadline:
+            return [f"{url} answered {resp.status_code} and did not list {article_id} in time"]
         time.sleep(0.2)
-    else:
-        status = resp.status_code if resp is not None else "nothing"
-        return [f"{url} answered {status} and never listed {article_id}"]
     if url.endswith(".json"):
         try:
             errors = [e.message for e in JSON_FEED.iter_errors(json.loads(resp.content))]
@@ -215,17 +213,19 @@ def post_normal(stack) -> str:
 
 def check_feeds_after(stack, page: PageReport | None, article_id: str | None) -> list[str]:
     """The example's own feeds list it; a normal article posted after it reaches all three
-    ``all`` feeds, and every one of them is valid."""
+    ``all`` feeds, and every one of them is valid. All within WAIT (one deadline for the
+    example, so a broken feed costs WAIT once, not once per feed)."""
+    deadline = time.monotonic() + WAIT
     problems = []
     for url in page.alternates if page else []:
         if not any(url.endswith(path) for path in ALL_FEEDS):
-            problems += feed_problems(stack, url, article_id)
+            problems += feed_problems(stack, url, article_id, deadline)
     normal = post_normal(stack)
-    info = stack.wait_status(normal, "published", timeout=WAIT)
-    assert info["status"] == "published", info
+    deadline = max(deadline, time.monotonic() + WAIT / 2)
+    after = []
     for path in ALL_FEEDS:
-        problems += [f"after it, {p}" for p in feed_problems(stack, stack.feed + path, normal)]
-    return problems
+        after += feed_problems(stack, stack.feed + path, normal, deadline)
+    return problems + [f"a normal article posted after it: {p}" for p in after]
 
 
 def run_example(stack, browser: Browser, case: Case) -> tuple[str, list[str]]:
@@ -320,13 +320,20 @@ def test_the_strategy_puts_hostile_values_in_each_field(leaf):
     each()
 
 
-def hostile_cases(leaf: str, examples: int, uris: list[str], run) -> None:
-    """``run(case)`` for ``examples`` articles whose hostile values include ``leaf``'s, and
-    maybe one or two more. Seeded by the leaf's name, so every run makes the same articles."""
+def hostile_cases(leaf: str, attempts: int, uris: list[str], run) -> None:
+    """Articles whose hostile values include ``leaf``'s (and maybe one more field's), posted
+    by ``run(case) -> accepted`` until one is accepted or ``attempts`` were refused: a refusal
+    costs a request, an acceptance a publication and a browser visit. Seeded by the leaf's
+    name, so every run posts the same articles.
+
+    Hypothesis starts with the simplest example (every choice its first option: the same
+    ``<script>`` string in every field); it is generated but not posted, so the articles that
+    are posted carry the variety."""
+    made, accepted = 0, False
 
     @seed(zlib.crc32(leaf.encode()))
     @settings(
-        max_examples=examples,
+        max_examples=attempts + 1,
         deadline=None,
         database=None,
         phases=[Phase.generate],
@@ -334,36 +341,68 @@ def hostile_cases(leaf: str, examples: int, uris: list[str], run) -> None:
     )
     @given(data=st.data())
     def each(data):
-        more = data.draw(st.sets(st.sampled_from(LEAVES), max_size=2), label="more hot leaves")
+        nonlocal made, accepted
+        more = data.draw(st.sets(st.sampled_from(LEAVES), max_size=1), label="one more hot leaf")
         env = Env(uuid.uuid4().hex[:12], uris)
-        run(data.draw(articles(ArticleIn, {leaf} | more, env), label="article"))
+        case = data.draw(articles(ArticleIn, {leaf} | more, env), label="article")
+        made += 1
+        if made > 1 and not accepted:
+            accepted = run(case)
 
     each()
 
 
+@dataclass
+class Run:
+    """The findings of a whole run, and how each example ended."""
+
+    findings: list[Finding]
+    outcomes: Counter
+    stuck_after: int | None = None  # the example after which feeds stopped updating
+    _stuck_streak: int = 0
+
+    def record(self, case: Case, outcome: str, problems: list[str], took: float) -> None:
+        number = sum(self.outcomes.values())
+        self.outcomes[outcome] += 1
+        self.findings += [Finding(number, case.describe(), outcome, p) for p in problems]
+        # Shown with a failure (and with -s): what each example was and what became of it.
+        print(f"#{number} {outcome} {took:.1f}s {len(problems)} problems: {case.describe()}")
+        stuck = any(p.startswith("a normal article posted after it") for p in problems)
+        self._stuck_streak = self._stuck_streak + 1 if stuck else 0
+        if self._stuck_streak >= 3 and self.stuck_after is None:
+            self.stuck_after = number - 2
+
+
+@pytest.mark.timeout(1800)  # a run on a broken pipeline must end with its findings, not a kill
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_hostile_articles_are_refused_or_published_safely(stack, chromium, httpserver):
     stack.reset()
     uris = picture_uris(stack, httpserver)
-    findings: list[Finding] = []
-    outcomes: Counter[str] = Counter()
+    result = Run([], Counter())
     started = time.monotonic()
 
-    def run(case: Case) -> None:
-        number = sum(outcomes.values())
+    def run(case: Case) -> bool:
+        if result.stuck_after is not None:
+            return True  # nothing more to learn from a stuck pipeline
+        begun = time.monotonic()
         outcome, problems = run_example(stack, chromium, case)
-        outcomes[outcome] += 1
-        findings.extend(Finding(number, case.describe(), outcome, p) for p in problems)
+        result.record(case, outcome, problems, time.monotonic() - begun)
+        return outcome != "refused"
 
-    # Every leaf of the schema in turn is hostile in at least one article.
+    # Every leaf of the schema in turn is hostile, until one such article is accepted.
     only = os.environ.get("HOSTILE_FIELDS")  # "headlines[].value,uri": a quick look at a few
     for leaf in [leaf for leaf in LEAVES if not only or leaf in only.split(",")]:
-        hostile_cases(leaf, PER_LEAF, uris, run)
-    elapsed = time.monotonic() - started
-    summary = f"{sum(outcomes.values())} examples in {elapsed:.0f}s: {dict(outcomes)}"
+        hostile_cases(leaf, ATTEMPTS, uris, run)
+    outcomes = dict(result.outcomes)
+    summary = f"{sum(outcomes.values())} examples in {time.monotonic() - started:.0f}s: {outcomes}"
     print(summary)
-    if findings:
-        listing = "\n".join(f"  {f}" for f in findings)
-        pytest.fail(f"{summary}\n{len(findings)} findings:\n{listing}", pytrace=False)
+    if result.stuck_after is not None:
+        summary += (
+            f"\nfeeds stopped taking new articles after example #{result.stuck_after}; "
+            "the rest were not run"
+        )
+    if result.findings:
+        listing = "\n".join(f"  {f}" for f in result.findings)
+        pytest.fail(f"{summary}\n{len(result.findings)} findings:\n{listing}", pytrace=False)
     # Both doors were exercised: a run that only refused (or only published) proves little.
-    assert outcomes["refused"] and outcomes["published"], summary
+    assert outcomes.get("refused") and outcomes.get("published"), summary
