@@ -420,14 +420,18 @@ def _short(value: object, limit: int = 80) -> str:
 
 
 class _Builder:
-    def __init__(self, draw, hot: set[str], env: Env, leaves: dict[str, Leaf]) -> None:
+    def __init__(self, draw, hot: set[str], env: Env, leaves: dict[str, Leaf], fixed: dict) -> None:
         self.draw, self.hot, self.env, self.leaves = draw, hot, env, leaves
+        self.fixed = fixed
         self.case = Case({})
+
+    def hostile(self, leaf: Leaf) -> st.SearchStrategy:
+        return st.just(self.fixed[leaf.path]) if leaf.path in self.fixed else hostile(leaf)
 
     def value(self, leaf_path: str, concrete: str):
         leaf = self.leaves[leaf_path]
         if leaf_path in self.hot:
-            value = self.draw(hostile(leaf))
+            value = self.draw(self.hostile(leaf))
             self.case.hot[concrete] = value
             self.case.leaves[concrete] = leaf_path
             return value
@@ -441,7 +445,6 @@ class _Builder:
         for name, info in model.model_fields.items():
             leaf_path, where = f"{prefix}{name}", f"{concrete}{name}"
             required = info.is_required()
-            # The body refers to the pictures, so it is made after the associations.
             if not required and not self.is_hot_under(leaf_path) and self.draw(st.booleans()):
                 continue
             doc[name] = self.field(leaf_path, where, info.annotation)
@@ -464,7 +467,7 @@ class _Builder:
             for _ in range(self.draw(st.integers(low, max(low, 2)))):
                 key_leaf = self.leaves[f"{path}{{key}}"]
                 if key_leaf.path in self.hot:
-                    key = self.draw(hostile(key_leaf))
+                    key = self.draw(self.hostile(key_leaf))
                     self.case.hot[f"{concrete}.{key}"] = key
                     self.case.leaves[f"{concrete}.{key}"] = key_leaf.path
                 else:
@@ -484,13 +487,16 @@ def _figures(doc: dict) -> str:
 
 
 @st.composite
-def articles(draw, model: type[BaseModel], hot: set[str], env: Env) -> Case:
-    """An article for ``model`` whose ``hot`` leaves (leaf paths) hold hostile values."""
+def articles(
+    draw, model: type[BaseModel], hot: set[str], env: Env, fixed: dict | None = None
+) -> Case:
+    """An article for ``model`` whose ``hot`` leaves (leaf paths) hold hostile values: drawn,
+    or the value ``fixed`` gives for the leaf."""
     leaves = {leaf.path: leaf for leaf in leaf_paths(model)}
     unknown = hot - set(leaves)
     if unknown:
         raise ValueError(f"no such leaves: {sorted(unknown)}")
-    builder = _Builder(draw, hot, env, leaves)
+    builder = _Builder(draw, hot | set(fixed or {}), env, leaves, fixed or {})
     doc = builder.model(model, "", "")
     # Pictures stand in the text where a figure names them, as the seed export places them.
     for body in doc.get("bodies", []) if isinstance(doc.get("bodies"), list) else []:
