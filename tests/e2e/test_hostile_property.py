@@ -1,6 +1,6 @@
 """Hostile articles through the real pipeline, read back in a real browser (hypothesis).
 
-Each generated article (tests/strategies.py: hostile values in one to three fields of the
+Each generated article (tests/strategies.py: hostile values in one or two fields of the
 schema, valid but tricky values everywhere else) is posted to the real ingest and is either
 
 - refused with a 4xx JSON error ``{"error", "detail", "field"}`` whose ``field`` names a field
@@ -14,18 +14,23 @@ schema, valid but tricky values everywhere else) is posted to the real ingest an
   lists the article, and after a normal article is posted the three ``all`` feeds are valid
   and list that one.
 
+For every leaf of the schema in turn (44 today; tests/strategies.py walks the model, so a new
+field is covered without a change here), the well-known attacks for its kind are posted first
+(script URLs, a date past 9999 in UTC, a name past 255 bytes), then drawn articles with it
+hostile until one is accepted (``HOSTILE_ATTEMPTS_PER_FIELD``, default 4): a refusal costs a
+request, an acceptance a publication and a browser visit. An accepted article is withdrawn
+after its checks, so an article that broke a feed is not blamed for the next one's findings.
 Every example runs to the end and its findings are collected; the test fails once, listing
-each finding with the example's hostile fields. (Hypothesis' shrinking is off: each step is
-a real publication, and the hot fields already say where the fault is.) The examples are
-derandomized and no example database is used, so CI and a laptop run the same articles;
-``HOSTILE_EXAMPLES`` changes how many. The leaf each example makes hostile first is taken in
-turn from the schema, so every field is hostile at least once when there are at least as many
-examples as leaves (44 today).
+each finding with the example's hostile fields (``-s`` also prints every example and its
+outcome). Hypothesis' shrinking is off (each step is a real publication, and the hot fields
+already say where the fault is); each field's examples are seeded by its name and no example
+database is used, so CI and a laptop post the same articles. ``HOSTILE_FIELDS=uri,by`` runs
+only those fields: a quick look after a fix.
 
-SQLite only: the properties are about the door and the outputs, which are the same code on
-both stores, and one run costs about as long as the whole rest of the e2e suite. PostgreSQL's
-own hazard with hostile text (it refuses U+0000 in text and jsonb) is in the validation tests
-next to the schema.
+SQLite only: the properties are about the door (validation) and the outputs (pages, feeds),
+which are the same code on both stores, and a run on both doubles the time (about two
+minutes each on a quiet 2-core machine). A comparison run of the same 80 examples on both
+stores found the same 20 findings, no more.
 """
 
 from __future__ import annotations
