@@ -416,7 +416,8 @@ class Case:
 
 def _short(value: object, limit: int = 80) -> str:
     text = ascii(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(value)} chars)"
+    size = f"{len(value)} chars" if isinstance(value, str) else f"{len(text)} characters written"
+    return text if len(text) <= limit else f"{text[:limit]}... ({size})"
 
 
 class _Builder:
