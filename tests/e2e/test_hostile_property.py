@@ -426,7 +426,7 @@ class Run:
 
 @pytest.mark.timeout(1800)  # a run on a broken pipeline must end with its findings, not a kill
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_hostile_articles_are_refused_or_published_safely(stack, chromium, httpserver):
+def test_hostile_articles_are_refused_or_published_safely(chromium, stack, httpserver):
     stack.reset()
     uris = picture_uris(stack, httpserver)
     result = Run([], Counter())
