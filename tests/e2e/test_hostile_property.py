@@ -347,6 +347,12 @@ CLASSICS = {
     "url": ["javascript:alert(1)", "java\tscript:alert(1)"],
     "picture-uri": ["java\tscript:alert(1)"],
     "date": ["9999-12-31T23:59:59-14:00"],
+    "html": [
+        '<p>x</p><img src="https://evil.example/pixel.gif" alt="">',  # a tracking pixel
+        '<p><img src="//evil.example/pixel.gif" alt=""></p>',
+        '<noscript><p title="</noscript><img src=x onerror=alert(1)>"></noscript>',  # mXSS
+        '<p><a href="java&#x09;script:alert(1)">x</a></p>',
+    ],
 }
 NAME_CLASSICS = {  # names that become feed file names: past the 255-byte NAME_MAX
     "subjects[].name": ["名" * 86],
