@@ -399,6 +399,9 @@ def benign(leaf: Leaf, env: Env) -> st.SearchStrategy:
     return st.one_of(PLAIN_TEXT, st.sampled_from(TRICKY_TEXT))
 
 
+# Fields the worker fills in: a client sends them only as hostile input.
+OUTPUT_ONLY = {"associations{}.renditions"}
+
 # --- documents -------------------------------------------------------------------------------
 
 
@@ -446,7 +449,8 @@ class _Builder:
         for name, info in model.model_fields.items():
             leaf_path, where = f"{prefix}{name}", f"{concrete}{name}"
             required = info.is_required()
-            if not required and not self.is_hot_under(leaf_path) and self.draw(st.booleans()):
+            optional = not required and not self.is_hot_under(leaf_path)
+            if optional and (leaf_path in OUTPUT_ONLY or self.draw(st.booleans())):
                 continue
             doc[name] = self.field(leaf_path, where, info.annotation)
         return doc
