@@ -6,11 +6,11 @@ it: dialogs (alert/confirm/prompt, each dismissed), uncaught script errors, cons
 every request to a host other than the loopback addresses (aborted, so nothing leaves the
 machine even if a page tries), and every link whose scheme is not http, https or mailto as the
 browser itself resolves it (``a.href``: the WHATWG URL parser drops tabs and newlines, so
-``java\\tscript:`` reads as ``javascript:``). Then it clicks every link, one at a time, with
-every navigation answered ``204 No Content`` by the route (a 204 leaves the page where it is,
-RFC 9110 section 15.3.5), so a ``javascript:`` URL that slipped through fires its dialog here
-(``mailto:`` links are not clicked: they run no script, and Chromium would hand them to the
-desktop's mail program).
+``java\\tscript:`` reads as ``javascript:``), and every ``on*`` event handler attribute. Then
+it clicks every link of another scheme, one at a time, with every navigation answered
+``204 No Content`` by the route (a 204 leaves the page where it is, RFC 9110 section
+15.3.5), so a script URL that slipped through fires its dialog here. (An http(s) or mailto
+link runs no script when clicked, short of an event handler, which is reported by itself.)
 
 The browser also resolves no host name but the loopback ones (``--host-resolver-rules``), so
 not even a DNS prefetch for a link leaves the machine.
@@ -38,6 +38,11 @@ CHROMIUM_ARGS = [
 ]
 
 
+HANDLERS_JS = """() => [...document.querySelectorAll('*')].flatMap(
+    e => [...e.attributes].filter(a => a.name.startsWith('on')).map(a => e.tagName + ' ' + a.name)
+)"""
+
+
 def chromium_path() -> str | None:
     """``NEWSFLOW_CHROMIUM`` (set by .ci/run), else Debian's ``chromium`` on PATH."""
     path = os.environ.get("NEWSFLOW_CHROMIUM") or shutil.which("chromium")
@@ -60,6 +65,7 @@ class PageReport:
     console_errors: list[str] = field(default_factory=list)
     outside_requests: list[str] = field(default_factory=list)
     bad_links: list[str] = field(default_factory=list)  # resolved hrefs of another scheme
+    handlers: list[str] = field(default_factory=list)  # on* attributes: "TAG onclick"
     links: list[str] = field(default_factory=list)  # every resolved href
     alternates: list[str] = field(default_factory=list)  # <link rel=alternate> hrefs
     h1: str | None = None
@@ -74,6 +80,7 @@ class PageReport:
         found += [f"console error {m!r}" for m in self.console_errors]
         found += [f"request left the machine: {u!r}" for u in self.outside_requests]
         found += [f"link with a script-capable scheme: {u!r}" for u in self.bad_links]
+        found += [f"event handler attribute: {h}" for h in self.handlers]
         return found
 
 
@@ -97,22 +104,30 @@ class Browser:
         context = self._browser.new_context(service_workers="block")
         state = {"loading": True}
         context.route("**/*", lambda route: self._route(route, report, state))
+        try:
+            page = self._open(context, url, report, state)
+            self._read(page, report)
+            if click_links and report.status == 200:
+                self._click_every_link(page, lambda: self._open(context, url, report, state))
+        finally:
+            context.close()
+        return report
+
+    @staticmethod
+    def _open(context, url: str, report: PageReport, state: dict):
+        """A new page on ``url``, every event of it reported."""
+        state["loading"] = True
         page = context.new_page()
         page.on("popup", lambda popup: popup.close())  # nothing opens a window on us
         page.on("dialog", lambda d: (report.dialogs.append(f"{d.type}: {d.message}"), d.dismiss()))
         page.on("pageerror", lambda exc: report.script_errors.append(str(exc)))
         page.on("console", lambda msg: _console(msg, report, state))
         page.on("websocket", lambda ws: report.outside_requests.append(ws.url))
-        try:
-            response = page.goto(url, wait_until="load", timeout=30_000)
+        response = page.goto(url, wait_until="load", timeout=30_000)
+        if report.status is None:
             report.status = response.status if response else None
-            self._read(page, report)
-            state["loading"] = False
-            if click_links and report.status == 200:
-                self._click_every_link(page)
-        finally:
-            context.close()
-        return report
+        state["loading"] = False
+        return page
 
     @staticmethod
     def _route(route, report: PageReport, state: dict) -> None:
@@ -132,23 +147,38 @@ class Browser:
         report.alternates = page.eval_on_selector_all(
             "link[rel=alternate][href]", "els => els.map(e => e.href)"
         )
+        report.handlers = page.evaluate(HANDLERS_JS)
         report.h1 = page.evaluate("() => document.querySelector('h1')?.textContent ?? null")
         report.title = page.title()
 
     @staticmethod
-    def _click_every_link(page) -> None:
-        count = page.evaluate("() => document.querySelectorAll('a[href]').length")
-        for i in range(count):
+    def _click_every_link(page, reopen) -> None:
+        from playwright.sync_api import Error as PlaywrightError
+
+        schemes = page.eval_on_selector_all(
+            "a[href]", "els => els.map(e => e.href.split(':')[0].toLowerCase())"
+        )
+        # An http(s) link cannot run script when clicked (an on* attribute could, and is
+        # reported by itself); clicking one can leave the page for an error page, so only
+        # the links of other schemes are clicked.
+        for i in [i for i, scheme in enumerate(schemes) if scheme not in LINK_SCHEMES]:
             # A javascript: URL runs in a task queued by the click, so the promise resolves
             # one task later: by then a dialog it opened has been reported.
-            page.evaluate(
-                """i => new Promise(done => {
-                    const a = document.querySelectorAll('a[href]')[i];
-                    if (a && !a.href.startsWith('mailto:')) a.click();
-                    setTimeout(done, 0);
-                })""",
-                i,
-            )
+            try:
+                page.evaluate(
+                    """i => new Promise(done => {
+                        const a = document.querySelectorAll('a[href]')[i];
+                        if (a) a.click();
+                        setTimeout(done, 0);
+                    })""",
+                    i,
+                )
+            except PlaywrightError:
+                # The click left the page without a request the route could answer (an
+                # invalid URL's error page, a javascript: URL whose value replaced the
+                # document): open the page again and go on with the next link.
+                page.close()
+                page = reopen()
 
 
 def _scheme(href: str) -> str:
