@@ -359,6 +359,10 @@ NAME_CLASSICS = {  # names that become feed file names: past the 255-byte NAME_M
     "places[].name": ["名" * 86],
     "infoSources[].name": ["名" * 86],
 }
+NAME_CLASSICS |= {  # free text that reaches the feeds' XML: characters XML 1.0 forbids
+    "associations{}.creditline": ["credit\x00line\x0b"],
+    "copyrightNotice": ["\u00a9 rights\x00\ufffe"],
+}
 LEAF_KINDS = {leaf.path: leaf.kind for leaf in leaf_paths(ArticleIn)}
 
 
