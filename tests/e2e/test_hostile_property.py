@@ -53,7 +53,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from shared.schema import ArticleIn
+from shared.schema import UNFIT, ArticleIn
 from tests.browser import Browser, PageReport, is_loopback
 from tests.conftest import FIXTURES
 from tests.strategies import Case, Env, articles, leaf_paths
@@ -104,10 +104,13 @@ def stored_rows(stack) -> tuple[int, int]:
 
 
 def names_a_hot_field(field: str, case: Case) -> bool:
-    """The error's field is a hostile value's path, inside it or around it."""
+    """The error's field is a hostile value's path, inside it or around it. A path holding
+    a hostile dict key is named with that key's unfit characters as U+FFFD (the door never
+    echoes them), so it is compared that way."""
+    paths = {UNFIT.sub("\ufffd", path) for path in case.hot}
     return any(
         field == path or field.startswith(f"{path}.") or path.startswith(f"{field}.")
-        for path in case.hot
+        for path in paths
     )
 
 
@@ -348,8 +351,11 @@ CLASSICS = {
     "picture-uri": ["java\tscript:alert(1)"],
     "date": ["9999-12-31T23:59:59-14:00"],
     "html": [
-        '<p>x</p><img src="https://evil.example/pixel.gif" alt="">',  # a tracking pixel
-        '<p><img src="//evil.example/pixel.gif" alt=""></p>',
+        # A tracking pixel. At an address, not a name: the door makes it a picture the worker
+        # fetches, and the fetcher refuses a documentation address (RFC 5737) without a
+        # lookup, where a name would send a DNS query off the machine.
+        '<p>x</p><img src="https://198.51.100.7/pixel.gif" alt="">',
+        '<p><img src="//198.51.100.7/pixel.gif" alt=""></p>',
         '<noscript><p title="</noscript><img src=x onerror=alert(1)>"></noscript>',  # mXSS
         '<p><a href="java&#x09;script:alert(1)">x</a></p>',
     ],
