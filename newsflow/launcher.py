@@ -105,12 +105,34 @@ class Stack:
         migrate.upgrade(s.database_url)
         for name, cmd in self.commands().items():
             log = logs / f"{name}.log"
-            self.supervisor.add(name, partial(self._spawn, cmd, log), log)
+            spawn = self._spawn_worker if name == "worker" else self._spawn
+            self.supervisor.add(name, partial(spawn, cmd, log), log)
         self.wait_healthy()
 
     def _spawn(self, cmd: list[str], log: Path) -> subprocess.Popen:
         with log.open("ab") as out:
             return children.popen(cmd, env=self.env(), stdout=out, stderr=subprocess.STDOUT)
+
+    def _spawn_worker(self, cmd: list[str], log: Path) -> subprocess.Popen:
+        """The worker, after the tasks a dead predecessor had taken are queued again.
+
+        A task is acknowledged after it ran (acks_late), so a worker killed mid-task leaves
+        it "unacked" in Redis, where the broker gives it back only after the visibility
+        timeout (15 min, render.app). On the private Redis of ``up`` this worker is the only
+        consumer and its predecessor is dead, so every unacked task is an orphan: putting
+        them back now makes a crash of the worker's master cost seconds. The tasks are
+        idempotent, so one that had in fact finished runs again harmlessly."""
+        if self.settings.embedded_redis:
+            try:
+                restored = restore_unacked(self.settings.redis_url)
+            except Exception as exc:  # Redis restarting too: the visibility timeout remains
+                restored, note = 0, f"could not queue its tasks again ({exc})"
+            else:
+                note = f"{restored} task(s) it had taken are queued again"
+            if restored or "could not" in note:
+                with log.open("a", encoding="utf-8") as out:
+                    out.write(f"newsflow: worker starting; {note}\n")
+        return self._spawn(cmd, log)
 
     def wait_healthy(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -158,6 +180,21 @@ class Stack:
             ["redis"] if "redis" in self.procs else []
         )
         self.supervisor.stop(order)
+
+
+def restore_unacked(redis_url: str) -> int:
+    """Put every task taken but not acknowledged back on its queue (kombu's Redis
+    transport keeps them in a hash with an index by delivery time); returns how many."""
+    client = Celery(broker=redis_url, set_as_current=False)
+    client.conf.accept_content = ["json"]
+    with client.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1)
+        qos = conn.default_channel.qos
+        with conn.default_channel.conn_or_acquire() as redis_client:
+            tags = redis_client.zrange(qos.unacked_index_key, 0, -1)
+            for tag in tags:
+                qos.restore_by_tag(tag, redis_client)
+    return len(tags)
 
 
 def demo_dir() -> Path:
