@@ -118,7 +118,7 @@ ISSUED_KEYS: list[str] = []
 
 # Every source the suite posts under: the suite's key is bound to these (a key writes only
 # the sources it is bound to).
-TEST_SOURCES = ["tests", "scimall", "bench", "example", "crash-test"]
+TEST_SOURCES = ["tests", "scimall", "bench", "example", "crash-test", "prop-hostile", "prop-normal"]
 
 
 @dataclass

@@ -379,7 +379,8 @@ def benign(leaf: Leaf, env: Env) -> st.SearchStrategy:
     if leaf.path in SPECIFIC:
         return SPECIFIC[leaf.path]
     if leaf.path == "source":
-        return st.just(f"prop-{env.nonce}")
+        # The suite key writes only its own sources; the guid keeps examples apart.
+        return st.just("prop-hostile")
     if leaf.path == "guid":
         return st.just(f"hostile-{env.nonce}")
     if leaf.kind == "date":

@@ -91,7 +91,7 @@ def post(stack, doc: dict) -> requests.Response:
     return requests.post(
         f"{stack.ingest}/v1/articles",
         data=data,
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **stack.auth},
         timeout=60,
     )
 
@@ -207,7 +207,7 @@ def feed_problems(stack, url: str, article_id: str, deadline: float) -> list[str
 
 def post_normal(stack) -> str:
     doc = {
-        "source": "prop-normal",
+        "source": "prop-normal",  # one of the suite key's sources (tests/conftest.py)
         "guid": f"normal-{uuid.uuid4().hex}",
         "language": "zh-CN",
         "versionCreated": datetime.now(UTC).isoformat(),
@@ -281,7 +281,7 @@ def picture_uris(stack, httpserver) -> list[str]:
     upload = requests.post(
         f"{stack.ingest}/v1/media",
         data=image,
-        headers={"Content-Type": "application/octet-stream"},
+        headers={"Content-Type": "application/octet-stream", **stack.auth},
         timeout=30,
     )
     assert upload.status_code == 201, upload.text
