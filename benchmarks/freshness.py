@@ -476,7 +476,9 @@ def main() -> int:
         engine = make_engine(settings.database_url)
         from newsflow import localkeys
 
-        key = localkeys.issue(stack.settings, "bench", ["ingest:write"], ["freshness-bench"])
+        key = localkeys.issue(
+            stack.settings, "bench", ["ingest:write"], ["freshness-bench"], localkeys.UNLIMITED
+        )
         poster = Poster(stack.ingest_url, uuid.uuid4().hex, key)
         log = settings.data_dir / "logs" / "worker.log"
         # warm-up: one article through the whole path (imports, first connections)

@@ -324,7 +324,7 @@ def duplicates(docs: list[list[str]]) -> list[str]:
 def run(args, stack, host: ImageHost, engine) -> int:
     from newsflow import localkeys
 
-    key = localkeys.issue(stack.settings, "bench", ["ingest:write"], [SOURCE])
+    key = localkeys.issue(stack.settings, "bench", ["ingest:write"], [SOURCE], localkeys.UNLIMITED)
     poster = Poster(stack.ingest_url, host, args, uuid.uuid4().hex, key)
     total = int(args.minutes * 60 * args.rate)
     docs = {n: poster.doc(n) for n in range(total)}  # made before the clock starts

@@ -152,7 +152,9 @@ def import_(
         settings = keysecret.ensure(Settings.from_env())
         migrate.upgrade(settings.database_url)
         # In-process, as an operator on this machine: a key of our own, bound to --source.
-        own = localkeys.issue(settings, "local-import", ["ingest:write"], [source])
+        own = localkeys.issue(
+            settings, "local-import", ["ingest:write"], [source], localkeys.UNLIMITED
+        )
         client = InProcessIngest(create_app(settings), own)
     results = import_files(list(files), client, images_dir, source, click.echo)
     failed = [r for r in results if not r.ok]

@@ -276,14 +276,21 @@ def prune_audit(session: Session, before: datetime) -> int:
 
 
 def issue_local_key(
-    session: Session, name: str, scopes: list[str], sources: list[str], secret: bytes, now
+    session: Session,
+    name: str,
+    scopes: list[str],
+    sources: list[str],
+    secret: bytes,
+    now,
+    rate_limit: str | None = None,
 ) -> NewKey:
     """A fresh key for one of newsflow's own clients (the demo, an in-process import): the
     partner is made once, its sources widened to what is asked, and every older key of it
     revoked, so each run holds the only live key and none lingers."""
     partner = session.scalar(select(Partner).where(Partner.name == name))
     if partner is None:
-        return create_partner(session, name, scopes, secret, sources=sources)
+        return create_partner(session, name, scopes, secret, sources=sources, rate_limit=rate_limit)
+    partner.rate_limit = rate_limit
     partner.scopes = _check_scopes(sorted(set(partner.scopes) | set(scopes)))
     partner.sources = _check_sources(sorted(set(partner.sources) | set(sources)))
     partner.revoked_at = None

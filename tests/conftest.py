@@ -267,7 +267,7 @@ def stack(database_url, redis_srv, engine, tmp_path_factory) -> Iterator[Running
             for p in (data_dir / "logs").glob("*.log")
         )
         raise RuntimeError(f"the stack did not start: {exc}\n{logs}") from None
-    key = localkeys.issue(stack.settings, "tests", list(SCOPES), TEST_SOURCES)
+    key = localkeys.issue(stack.settings, "tests", list(SCOPES), TEST_SOURCES, localkeys.UNLIMITED)
     ISSUED_KEYS.append(key)
     running = RunningStack(stack, stack.settings, redis_srv, engine, key)
     # Supervised as `newsflow up` supervises it: a child that exits is restarted. The Celery

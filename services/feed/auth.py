@@ -7,6 +7,7 @@ from flask import Flask, g, jsonify, request
 
 from feed import contract
 from shared import access, openapi, partners
+from shared.errors import Problem
 from shared.keysecret import secret_bytes
 from shared.models import utcnow
 
@@ -35,7 +36,7 @@ def init_app(app: Flask) -> None:
             rule, header, request.remote_addr, ctx.sessions, secret or b"", utcnow()
         )
         if isinstance(found, partners.Refusal):
-            body = {"error": found.code, "detail": found.detail, "field": None}
+            body = Problem(found.code, found.detail).as_json()
             return jsonify(body), found.status, {"WWW-Authenticate": access.challenge(found, rule)}
         g.principal = found
         return None

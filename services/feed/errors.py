@@ -7,6 +7,8 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from shared.errors import Problem
+
 log = logging.getLogger(__name__)
 
 _DETAIL = {
@@ -21,7 +23,7 @@ def init_app(app: Flask) -> None:
         status = exc.code or 500
         detail = _DETAIL.get(status, exc.description or exc.name)
         code = exc.name.lower().replace(" ", "_")
-        resp = jsonify({"error": code, "detail": detail, "field": None})
+        resp = jsonify(Problem(code, detail).as_json())
         resp.status_code = status
         # Headers the status needs, such as Allow on a 405 (RFC 9110 15.5.6).
         for name, value in exc.get_headers():
@@ -32,5 +34,4 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error")
-        body = {"error": "internal_error", "detail": "an unexpected error occurred", "field": None}
-        return jsonify(body), 500
+        return jsonify(Problem("internal_error", "an unexpected error occurred").as_json()), 500

@@ -25,6 +25,7 @@ from feed.broker import CelerySender, Sender, make_celery_client
 from feed.context import FeedContext
 from shared import keys, netguard
 from shared.artifacts import BadKey
+from shared.errors import Problem
 from shared.settings import Settings
 from shared.tasknames import TASK_WEBSUB_VERIFY
 
@@ -199,8 +200,7 @@ def _ctx() -> FeedContext:
 
 
 def _error(exc: HubError):
-    body = {"error": exc.error, "detail": exc.detail, "field": exc.field}
-    return jsonify(body), exc.status
+    return jsonify(Problem(exc.error, exc.detail, exc.field).as_json()), exc.status
 
 
 def _body_fits(limit: int) -> bool:

@@ -20,6 +20,8 @@ from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
+from shared.errors import Problem
+
 _CODES = {
     400: "bad_request",
     403: "forbidden",
@@ -53,12 +55,12 @@ def error_answer(status: str, exc: BaseException) -> bytes:
     """The whole HTTP answer for ``status`` (``"400 Bad Request"``)."""
     code = int(status.split(" ", 1)[0])
     if code >= 500 and code != 501:
-        body = {"error": "internal_error", "detail": "an unexpected error occurred", "field": None}
+        body = Problem("internal_error", "an unexpected error occurred").as_json()
     else:
         # gunicorn's message names what it refused (it may quote the client's bytes: JSON
         # escapes them, and they are cut short).
         detail = f"the request cannot be read: {str(exc)[:_DETAIL_CHARS]}"
-        body = {"error": _CODES.get(code, "bad_request"), "detail": detail, "field": None}
+        body = Problem(_CODES.get(code, "bad_request"), detail).as_json()
     data = json.dumps(body).encode("utf-8")
     head = (
         f"HTTP/1.1 {status}\r\nConnection: close\r\n"

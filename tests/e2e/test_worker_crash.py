@@ -17,7 +17,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import psutil
@@ -157,7 +157,9 @@ def crash_stack(request, redis_srv, tmp_path_factory):
     engine = make_engine(url)
     try:
         stack.start()
-        key = localkeys.issue(stack.settings, "tests", list(SCOPES), TEST_SOURCES)
+        key = localkeys.issue(
+            stack.settings, "tests", list(SCOPES), TEST_SOURCES, localkeys.UNLIMITED
+        )
         ISSUED_KEYS.append(key)
         yield RunningStack(stack, stack.settings, redis_srv, engine, key)
     finally:
@@ -185,14 +187,19 @@ def test_killing_the_pool_twice_costs_seconds_and_duplicates_nothing(quiet):
     with ThreadPoolExecutor(4) as pool:
         for third, kill in ((0, True), (1, True), (2, False)):
             batch = docs[third * ARTICLES // 3 : (third + 1) * ARTICLES // 3]
-            for resp in pool.map(stack.post, batch):
-                assert resp.status_code == 202, resp.text
-                ids.append(resp.json()["id"])
+            posts = [pool.submit(stack.post, doc) for doc in batch]
             if kill:
+                # Mid-batch, while the worker is busy rebuilding feeds: after the batch the
+                # worker may have caught up, and no lock would be held to orphan.
+                wait(posts[: len(posts) // 2])
                 leases = kill_pool(stack)
                 # A lock whose holder was killed is free again within the lease.
                 assert wait_leases_free(stack, leases) <= locks.LEASE_S + 1
                 orphaned.append(leases)
+            for post in posts:
+                resp = post.result()
+                assert resp.status_code == 202, resp.text
+                ids.append(resp.json()["id"])
     last_post = time.monotonic()
     assert any(orphaned), "neither kill found a feed lock held"
 
