@@ -30,7 +30,7 @@ from newsflow.supervisor import Backoff, GaveUp, StopSignals, Supervisor
 from shared import keysecret
 from shared.redisurl import client as redis_client
 from shared.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import FIXTURES, free_port
 from tests.newsflow.test_up import start_up, stop_tree
 
 # Generous: a Celery worker boots in seconds on an idle machine, in many on a loaded one.
@@ -224,6 +224,46 @@ def test_a_killed_worker_is_restarted_told_and_articles_are_published(up):
     assert told in (up.var / "logs" / "worker.log").read_text(errors="replace")
     wait_until(worker_answers_ping(up.redis_url), "the new worker did not answer a ping")
     post_and_wait_published(up, "工作进程重启之后")
+
+
+@pytest.mark.e2e
+def test_the_task_a_killed_worker_had_taken_runs_again_in_seconds(up):
+    """acks_late leaves the task of a killed master unacknowledged in Redis, where the broker
+    would give it back only after the visibility timeout (15 minutes); up puts it back on its
+    queue before the new worker starts (launcher.restore_unacked)."""
+    wait_until(worker_answers_ping(up.redis_url), "the worker did not answer a ping")
+    pictures, body = {}, ""
+    for n, name in enumerate(("photo-12mp-exif6.jpg", "hubble.jpg", "astronaut-cmyk.jpg")):
+        data = (FIXTURES / "images" / name).read_bytes()
+        stored = requests.post(
+            f"{up.ingest}/v1/media?filename={name}", data=data, timeout=30,
+            headers={"Content-Type": "application/octet-stream", **up.auth},
+        )  # fmt: skip
+        assert stored.status_code == 201, stored.text
+        pictures[f"p{n}"] = {"type": "picture", "uri": stored.json()["uri"]}
+        body += f'<figure data-association="p{n}"></figure><p>第{n}段。</p>'
+    doc = {**article("处理中被杀的任务"), "associations": pictures, "bodies": [{"value": body}]}
+    resp = requests.post(f"{up.ingest}/v1/articles", json=doc, headers=up.auth, timeout=30)
+    assert resp.status_code == 202, resp.text
+    article_id = resp.json()["id"]
+    status = f"{up.ingest}/v1/articles/{article_id}"
+    deadline = time.monotonic() + 30
+    while requests.get(status, headers=up.auth, timeout=10).json()["status"] != "processing":
+        assert time.monotonic() < deadline, "the pictures were never being processed"
+        time.sleep(0.01)
+    old, _ = kill_leader(up, is_worker)  # mid-task: the pictures take seconds
+    wait_restarted(up, is_worker, old)
+    # Well under the 15-minute visibility timeout: the task ran again after the restart.
+    wait_until(
+        lambda: requests.get(status, headers=up.auth, timeout=10).json()["status"] == "published",
+        f"article {article_id} was not published after the restart",
+        timeout=60,
+    )
+    log = up.var / "logs" / "worker.log"
+    wait_until(
+        lambda: "task(s) it had taken are queued again" in log.read_text(errors="replace"),
+        "the restarted worker's log does not say the taken task was queued again",
+    )
 
 
 @pytest.mark.e2e
