@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from shared.models import ArticleRow, FeedEntry, OutboxRow, utcnow
+from shared.models import ArticleRow, FeedEntry, OutboxRow
 from shared.tasknames import (
     ALL_QUEUES,
     TASK_PROCESS_IMAGES,
@@ -35,7 +35,9 @@ class Status:
     failures: list[dict] = field(default_factory=list)
 
     def as_json(self, now: datetime) -> dict:
-        age = (lambda t: round((now - t).total_seconds(), 1)) if now else None
+        def age(then: datetime) -> float:
+            return round((now - then).total_seconds(), 1)
+
         return {
             "queues": self.queues,
             "outbox": {
@@ -198,7 +200,3 @@ def unsent(session: Session, since_id: int) -> int:
 
 def last_outbox_id(session: Session) -> int:
     return session.scalar(select(func.max(OutboxRow.id))) or 0
-
-
-def _now() -> datetime:
-    return utcnow()

@@ -66,7 +66,8 @@ def status(as_json: bool) -> None:
 
 def _send_outbox(settings: Settings, first_id: int, total: int, label: str) -> int:
     """Send the outbox rows after ``first_id`` now, with a progress bar; whatever cannot go
-    out (Redis away) stays for the relay. Returns how many are still unsent."""
+    out (no progress for 10 s: Redis away) stays for the relay. Returns how many are still
+    unsent."""
     from rich.progress import Progress
 
     from ingest.context import IngestContext
@@ -76,18 +77,20 @@ def _send_outbox(settings: Settings, first_id: int, total: int, label: str) -> i
     ctx = IngestContext.build(settings)
     with Progress(transient=False) as progress:
         bar = progress.add_task(label, total=total)
-        stalled_since = None
+        last_left, last_progress = total, time.monotonic()
         while True:
-            relay_pending(ctx.sessions, ctx.relay_send, limit=200)
+            sent = relay_pending(ctx.sessions, ctx.relay_send, limit=200)
             with ctx.readers() as session:
                 left = admin.unsent(session, first_id)
             progress.update(bar, completed=total - left)
             if left == 0:
                 return 0
-            stalled_since = stalled_since or time.monotonic()
-            if time.monotonic() - stalled_since > 10:
+            if left < last_left:
+                last_left, last_progress = left, time.monotonic()
+            elif time.monotonic() - last_progress > 10:
                 return left
-            time.sleep(0.5)
+            if not sent:
+                time.sleep(0.5)  # a pass that sent nothing: the broker is away, or busy
 
 
 def _wait_drained(settings: Settings, timeout: float) -> bool:

@@ -28,6 +28,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from shared.models import ApiKey, AuditRow, Partner
+from shared.schema import SOURCE_PATTERN
 
 SCOPE_INGEST_WRITE = "ingest:write"  # POST/DELETE articles and media (own sources)
 SCOPE_CONTENT_READ = "content:read"  # full text through the partner API
@@ -36,9 +37,10 @@ SCOPE_ADMIN = "admin"  # any article's status, whatever its source
 SCOPES = (SCOPE_INGEST_WRITE, SCOPE_CONTENT_READ, SCOPE_EMBARGO_READ, SCOPE_ADMIN)
 
 KEY_PREFIX = "nf_live_"
-_KEY = re.compile(r"nf_live_([a-z2-7]{16})_([A-Za-z0-9_-]{43})")
-_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-_SOURCE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")  # as shared.schema ArticleIn.source
+_KEY = re.compile(re.escape(KEY_PREFIX) + r"([a-z2-7]{16})_([A-Za-z0-9_-]{43})")
+# Partner names follow the source ids' rule: short, lower-case, safe in a URL or a log line.
+_NAME = re.compile(SOURCE_PATTERN)
+_SOURCE = re.compile(SOURCE_PATTERN)
 
 
 class PartnerError(ValueError):

@@ -395,10 +395,15 @@ class Recommended(_Model):
 AssociationKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
+# Which system sent an article: lower-case, the upsert key's first half and what partner keys
+# are bound to (shared.partners).
+SOURCE_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+
 class ArticleIn(_Model):
     """What a client posts to ``POST /v1/articles``."""
 
-    source: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+    source: Annotated[str, Field(pattern=SOURCE_PATTERN)]
     guid: Guid
     uri: WebUrl | None = None
     type: Literal["text"] = "text"

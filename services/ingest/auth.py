@@ -41,8 +41,9 @@ def init_app(app: Flask) -> None:
     def _authenticate():
         if request.endpoint is None:
             return None  # no route: the router's 404/405 answers
+        rule = RULES.get(request.endpoint)
         found = access.decide(
-            RULES.get(request.endpoint),
+            rule,
             request.headers.get("Authorization"),
             request.remote_addr,
             ctx.readers,
@@ -50,11 +51,10 @@ def init_app(app: Flask) -> None:
             utcnow(),
         )
         if isinstance(found, partners.Refusal):
-            g.refusal = found
             raise ProblemError(
                 Problem(found.code, found.detail),
                 found.status,
-                headers={"WWW-Authenticate": access.challenge(found, RULES.get(request.endpoint))},
+                headers={"WWW-Authenticate": access.challenge(found, rule)},
             )
         g.principal = found
         return None

@@ -9,7 +9,7 @@ and every limited answer carries the IETF httpapi draft's ``RateLimit-Policy`` a
 When Redis cannot be reached the limits fail open (flask-limiter's ``swallow_errors``, which
 logs "Failed to rate limit. Swallowing error" for each such request): a
 write is safe without them, the outbox already absorbs the outage, and a limiter that
-turned a broker outage into refused articles would lose news. Each such request is logged.
+turned a broker outage into refused articles would lose news.
 Redis is asked with short timeouts, so a hung Redis costs a request at most ~0.2 s here.
 """
 

@@ -101,7 +101,8 @@ def get_article(article_id: str):
             raise ProblemError(Problem("not_found", f"no article with id {article_id!r}"), 404)
         auth.audit_article(row.id, row.version)
         embargo = row.doc.get("embargoedUntil")
-        hidden = bool(embargo) and _in_future(embargo) and not auth.may_see_embargoed()
+        embargoed = bool(embargo) and _in_future(embargo)
+        hidden = embargoed and not auth.may_see_embargoed()
         base = ctx().settings.public_base_url
         images = {
             key: {k: v for k, v in info.items() if k in ("status", "reason")}
@@ -118,7 +119,7 @@ def get_article(article_id: str):
                 "reason": row.status_reason,
                 "images": images,
                 "pageUrl": f"{base}/articles/{row.id}" if row.published_version else None,
-                "embargoed": bool(embargo) and _in_future(embargo),
+                "embargoed": embargoed,
                 # An embargoed article's content is for keys with embargo:read only.
                 "article": None if hidden else with_renditions(row.doc, row.media or {}, base),
             }

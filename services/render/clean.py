@@ -16,13 +16,12 @@ from urllib.parse import quote, urlsplit
 import nh3
 
 from shared.htmlpolicy import ATTRIBUTES, TAGS, URL_SCHEMES
+from shared.schema import UNFIT as DOOR_UNFIT
 
-# XML 1.0 section 2.2 allows #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] |
-# [#x10000-#x10FFFF]; lone surrogates cannot even be encoded as UTF-8. Section 2.2 also
-# discourages the C1 controls and the non-characters (U+FDD0..U+FDEF and the last two code
-# points of every plane); HTML calls both parse errors. None of them is text a reader needs.
-_NONCHARS = "".join(f"{chr(p + 0xFFFE)}{chr(p + 0xFFFF)}" for p in range(0, 0x110000, 0x10000))
-UNFIT = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef{_NONCHARS}]")
+# What the door strips or refuses (shared.schema.UNFIT: XML 1.0 section 2.2's forbidden
+# characters, lone surrogates, Unicode non-characters), and the C1 controls, which XML 1.0
+# discourages and HTML calls parse errors. None of them is text a reader needs.
+UNFIT = re.compile(f"{DOOR_UNFIT.pattern}|[\x7f-\x9f]")
 _LINE_BREAKS = re.compile("[\t\n\r]+")
 # BCP 47 in its plain shape (RFC 5646 section 2.1): what xml:lang and <html lang> can carry.
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8}){0,8}$")
