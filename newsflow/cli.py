@@ -182,17 +182,30 @@ def db_upgrade() -> None:
 
 @main.command()
 def relay() -> None:
-    """Send committed outbox rows to the broker, forever (and prune the audit log hourly)."""
-    from ingest import maintenance
+    """Send committed outbox rows to the broker, forever."""
     from ingest.context import IngestContext
     from ingest.relay import run_forever
 
     settings = Settings.from_env()
     ctx = IngestContext.build(settings)
-    maintenance.start(
-        [lambda: maintenance.prune_audit(ctx.sessions, settings.audit_retention_days)]
-    )
     run_forever(ctx.sessions, ctx.relay_send, settings.relay_interval)
+
+
+@main.command()
+def scheduler() -> None:
+    """Run the periodic jobs, forever: embargo releases (on time, from the database, so a
+    restart or a Redis outage loses none) and audit-log pruning. Two may run at once."""
+    import threading
+
+    from newsflow.scheduler import Scheduler, SchedulerContext, default_jobs
+
+    settings = Settings.from_env()
+    stop = threading.Event()
+    # A stop ends the current pass first: a claim and its outbox row commit together, and
+    # a row not yet sent is the relay's.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    Scheduler(SchedulerContext.build(settings), default_jobs()).run_forever(stop)
 
 
 @main.command()

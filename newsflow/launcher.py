@@ -1,8 +1,9 @@
 """``newsflow up``: every part of the system as child processes of one command.
 
 Redis (private, on a unix socket in the data dir, unless REDIS_URL is set), the schema
-migration, one Celery worker, the outbox relay, the ingest API under gunicorn and the feed
-service under granian (chosen by measurement: docs/benchmarks.md, Serving).
+migration, one Celery worker, the outbox relay, the scheduler (newsflow.scheduler), the
+ingest API under gunicorn and the feed service under granian (chosen by measurement:
+docs/benchmarks.md, Serving).
 Once everything answers, a child that exits is restarted with a backoff (newsflow.supervisor).
 Ctrl-C stops every process it started (newsflow.children).
 """
@@ -77,6 +78,8 @@ class Stack:
                 "--hostname", f"render-{os.getpid()}@%h",
             ],
             "relay": [py, "-m", "newsflow", "relay"],
+            # Embargo releases and the other periodic jobs (newsflow.scheduler).
+            "scheduler": [py, "-m", "newsflow", "scheduler"],
             # gthread: a request waiting on a slow part (a /healthz probe of a hung Redis
             # waits its 1 s) holds a thread, not one of the two processes.
             "ingest": [

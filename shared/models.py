@@ -152,6 +152,19 @@ class ChangePlace(Base):
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
 
 
+class MediaRef(Base):
+    """Which live (published) article shows which rendition set. A set is served at
+    ``/media/<set>/...`` only while a row names it (shared.mediarefs): a withdrawn article's
+    pictures stop being served unless another live article shows them too, and a held
+    (embargoed) article's are not served before its release."""
+
+    __tablename__ = "media_refs"
+    __table_args__ = (Index("ix_media_refs_article", "article_id"),)
+
+    set_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    article_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
 class OutboxRow(Base):
     """A task to send once the transaction that wrote it has committed (transactional outbox)."""
 
