@@ -4,6 +4,10 @@ worker, relay, scheduler, ingest and feed as processes)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -180,3 +184,30 @@ def test_an_embargo_that_ends_while_redis_is_down_is_released_when_it_returns(st
     finally:
         stack.redis.start()
     wait_released(stack, article_id, 1, timeout=90)
+
+
+def test_two_schedulers_release_each_article_once(stack):
+    """A second `newsflow scheduler` process beside the stack's: every release is sent once
+    (the render step reaches the outbox once per article; the first pass of an article
+    sends its images step instead, so these rows are the scheduler's alone)."""
+    second = children.popen(
+        [sys.executable, "-m", "newsflow", "scheduler"],
+        env={**os.environ, **stack.settings.to_env()},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        names = Names.fresh("双调度")
+        due = until(8)
+        ids = [stack.post(names.doc(embargoedUntil=due)).json()["id"] for _ in range(10)]
+        for article_id in ids:
+            wait_released(stack, article_id, 1)
+    finally:
+        children.stop(second)
+    with stack.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT args FROM outbox WHERE task = 'newsflow.render.article_page'")
+        ).scalars()
+        sent = [r if isinstance(r, dict) else json.loads(r) for r in rows]
+    per_article = {i: sum(1 for a in sent if a["args"][0] == i) for i in ids}
+    assert per_article == dict.fromkeys(ids, 1)
