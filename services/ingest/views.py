@@ -146,9 +146,19 @@ def get_article(article_id: str):
                 "pageUrl": f"{base}/articles/{row.id}" if row.published_version else None,
                 "embargoed": embargoed,
                 # An embargoed article's content is for keys with embargo:read only.
-                "article": None if hidden else with_renditions(row.doc, row.media or {}, base),
+                "article": _public_version(row, base)
+                if hidden
+                else with_renditions(row.doc, row.media or {}, base),
             }
         )
+
+
+def _public_version(row: ArticleRow, base: str) -> dict | None:
+    """For a key without embargo:read: the version readers see while a newer one is held by
+    its embargo (None if nothing of the article is public yet)."""
+    if row.published_version is None or row.published_doc is None:
+        return None
+    return with_renditions(row.published_doc, row.published_media or {}, base)
 
 
 def _in_future(stamp: str) -> bool:

@@ -110,6 +110,10 @@ def test_a_held_update_keeps_the_public_version_live_until_its_release(stack):
     assert page.status_code == 200 and "公开的版本" in page.text and "禁发的更新" not in page.text
     body = requests.get(f"{stack.feed}{feed}", timeout=10).content
     assert "公开的版本".encode() in body and "禁发的更新".encode() not in body
+    # The status answer shows a key without embargo:read the public version only.
+    plain = get_status(stack, article_id, stack.new_partner(["admin"]))
+    assert plain["embargoed"] is True and plain["publishedVersion"] == 1
+    assert plain["article"]["headlines"][0]["value"] == "公开的版本"
     wait_released(stack, article_id, 2)
     stack.wait_feed(feed, lambda b: "禁发的更新".encode() in b and "公开的版本".encode() not in b)
     assert "禁发的更新" in requests.get(f"{stack.feed}/articles/{article_id}", timeout=10).text
