@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -215,3 +216,19 @@ def test_two_schedulers_release_each_article_once(stack):
         sent = [r if isinstance(r, dict) else json.loads(r) for r in rows]
     per_article = {i: sum(1 for a in sent if a["args"][0] == i) for i in ids}
     assert per_article == dict.fromkeys(ids, 1)
+
+
+def test_a_scheduler_that_was_away_at_the_time_releases_on_its_return(stack):
+    """Frozen (SIGSTOP) across the embargo's end: nothing else releases it, and the
+    scheduler does at once when it runs again."""
+    names = Names.fresh("冻结")
+    article_id = stack.post(names.doc(embargoedUntil=until(3))).json()["id"]
+    wait_embargoed(stack, article_id)
+    scheduler = stack.stack.procs["scheduler"]
+    os.kill(scheduler.pid, signal.SIGSTOP)
+    try:
+        time.sleep(6)
+        assert stack.status(article_id)["status"] == "embargoed"
+    finally:
+        os.kill(scheduler.pid, signal.SIGCONT)
+    wait_released(stack, article_id, 1, timeout=30)
