@@ -293,3 +293,20 @@ def test_an_embargoed_version_is_only_for_embargo_readers(stack, reader, embargo
     assert datetime.fromisoformat(item["embargoedUntil"]) == datetime.fromisoformat(until)
     assert "renditions" not in item  # no page yet
     assert list(NINJS.iter_errors(item)) == []
+
+
+def test_every_pull_is_audited_without_the_key(stack):
+    import sqlalchemy as sa
+
+    key = stack.new_partner([SCOPE_CONTENT_READ])
+    get(stack, key, limit=1)
+    assert_problem(get(stack, key, limit=0), 400, "limit")
+    with stack.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT a.route, a.status FROM audit_log a JOIN api_keys k ON k.id = a.key_id "
+                "WHERE k.id = :kid ORDER BY a.id"
+            ),
+            {"kid": key.split("_")[2]},
+        ).all()
+    assert [tuple(r) for r in rows] == [("/v1/partner/items", 200), ("/v1/partner/items", 400)]
