@@ -4,7 +4,7 @@
 role per container (docker-compose.yml). Both take the command line from the same place
 (``Stack.commands``, ``worker_command``), so a server option changed for one is changed for
 the other. ``serve`` and ``worker`` replace themselves with the server (``exec``), so in a
-container the server is PID 1 and gets Docker's stop signal itself.
+container no Python or shell parent stands between the server and Docker's stop signal.
 """
 
 from __future__ import annotations

@@ -272,3 +272,11 @@ def test_each_worker_pool_consumes_only_its_queues(running):
     consumed = {node.split("@")[0]: {q["name"] for q in queues} for node, queues in active.items()}
     assert consumed == {"render-images": {"images"}, "render-feeds-render-notify": {
         "feeds", "render", "notify"}}  # fmt: skip
+
+
+def test_flower_asks_for_its_password(running):
+    """Flower can revoke tasks and stop workers: no page without FLOWER_BASIC_AUTH."""
+    url = f"http://127.0.0.1:{running.ports['FLOWER_PORT']}/workers"
+    user, password = running.services["flower"].env["FLOWER_BASIC_AUTH"].split(":", 1)
+    assert requests.get(url, timeout=10).status_code == 401
+    assert requests.get(url, auth=(user, password), timeout=10).status_code == 200
