@@ -114,3 +114,11 @@ def test_compose_file_holds_no_secret():
     assert len(secret) >= 6
     for name, value in secret:
         assert re.fullmatch(r"\$\{[A-Z0-9_]+:\?[^}]*\}", value), f"{name}: {value}"
+
+
+@pytest.mark.parametrize("service", ["ingest", "feed", "relay"])
+def test_compose_service_checks_its_own_role(services, service):
+    """Each checks itself: ingest's check of the feed's port would pass while ingest is down."""
+    command = services[service]["command"]
+    role = command[2] if command[1] == "serve" else command[1]
+    assert services[service]["healthcheck"]["test"][1:] == ["newsflow", "health", role]

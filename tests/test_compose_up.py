@@ -3,11 +3,11 @@ resolves it (its command, its environment, its healthcheck, the order its depend
 for), carries the demo import to published articles that the feed service serves.
 
 Only what the images of others provide is swapped: the `redis`, `postgres` and `minio`
-hostnames in the services' environment become the test's own Redis and a fresh PostgreSQL
-database (tests/conftest.py), the ports become free ports on loopback, and `0.0.0.0` becomes
-127.0.0.1 (traffic only to loopback). Until the S3 artifact backend is in this tree, the
-services share one local artifacts directory instead of MinIO (the lead switches that when the
-backend lands).
+hostnames in the services' environment become a Redis of the test's own and a fresh
+PostgreSQL database (tests/conftest.py), the ports become free ports on loopback, and
+`0.0.0.0` becomes 127.0.0.1 (traffic only to loopback). Until the S3 artifact backend is in
+this tree, the services share one local artifacts directory instead of MinIO (the lead
+switches that when the backend lands).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from newsflow import children
 from shared.db import make_engine
 from tests import compose
-from tests.conftest import SEED, _postgres_database, free_port
+from tests.conftest import SEED, RedisServer, _postgres_database, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -197,18 +197,25 @@ def local_compose(config: dict, database_url: str, redis_url: str, tmp: Path) ->
 
 
 @pytest.fixture(scope="module")
-def running(redis_srv, tmp_path_factory) -> Iterator[LocalCompose]:
+def running(tmp_path_factory) -> Iterator[LocalCompose]:
     tmp = tmp_path_factory.mktemp("compose")
     compose.filled_env_example(tmp / ".env")
     config = compose.resolved(tmp / ".env")
-    database = _postgres_database()
-    system = local_compose(config, next(database), redis_srv.url, tmp)
+    # A Redis of its own: on the session's (tests/conftest.py), these workers would take the
+    # session stack's tasks, which name articles of another database.
+    redis_srv = RedisServer(free_port(), tmp / "redis")
+    redis_srv.start()
     try:
-        system.start_all()
-        yield system
+        database = _postgres_database()
+        system = local_compose(config, next(database), redis_srv.url, tmp)
+        try:
+            system.start_all()
+            yield system
+        finally:
+            system.stop()
+            database.close()
     finally:
-        system.stop()
-        database.close()
+        redis_srv.stop()
 
 
 def test_no_service_is_left_on_a_compose_hostname(running):
@@ -229,7 +236,17 @@ def test_every_application_service_is_healthy_by_its_own_check(running):
             assert svc.healthy(), f"{svc.name} is not healthy:\n{svc.tail()}"
 
 
-def test_the_demo_import_is_published_and_served(running):
+@dataclass
+class DemoImport:
+    key: str
+    files: list[str]
+
+
+@pytest.fixture(scope="module")
+def demo(running) -> DemoImport:
+    """The demo articles, imported as an operator would: a partner key made with the ingest
+    service's environment (`docker compose run --rm ingest newsflow partner add`), then
+    `newsflow import --api` to the ingest service."""
     added = running.run(
         "ingest", "newsflow", "partner", "add", "compose-demo",
         "--scopes", "ingest:write", "--sources", "scimall", "--json",
@@ -242,14 +259,17 @@ def test_the_demo_import_is_published_and_served(running):
         "--images", str(SEED / "images"), *files,
     )  # fmt: skip
     assert imported.returncode == 0, imported.stdout + imported.stderr
+    return DemoImport(key, files)
 
+
+def test_the_demo_import_is_published_and_served(running, demo):
     engine = make_engine(running.database_url)
     try:
         deadline = time.monotonic() + 120
         while True:
             with engine.connect() as conn:
                 states = conn.execute(sa.text("SELECT status FROM articles")).scalars().all()
-            if len(states) == len(files) and set(states) == {"published"}:
+            if len(states) == len(demo.files) and set(states) == {"published"}:
                 break
             assert time.monotonic() < deadline, f"articles are {states}"
             time.sleep(0.5)
@@ -257,9 +277,21 @@ def test_the_demo_import_is_published_and_served(running):
         engine.dispose()
 
     feed = feedparser.parse(requests.get(f"{running.feed}/feeds/all.atom", timeout=10).content)
-    assert len(feed.entries) == len(files)
+    assert len(feed.entries) == len(demo.files)
     for entry in feed.entries:
         assert requests.get(entry.link, timeout=10).status_code == 200, entry.link
+
+
+def test_no_secret_reaches_a_service_log(running, demo):
+    """The secrets compose hands the services (.env) and the partner key used for the import
+    appear in no service's output."""
+    env = next(iter(running.services.values())).env
+    secrets_ = {demo.key, running.services["flower"].env["FLOWER_BASIC_AUTH"].split(":", 1)[1]}
+    secrets_ |= {env[name] for name in ("NEWSFLOW_KEY_SECRET", "AWS_SECRET_ACCESS_KEY")}
+    for svc in running.services.values():
+        text = svc.log.read_text(errors="replace")
+        leaked = [s[:6] + "…" for s in secrets_ if s in text]
+        assert not leaked, f"{svc.name}'s log holds {leaked}"
 
 
 def test_each_worker_pool_consumes_only_its_queues(running):
