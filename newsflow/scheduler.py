@@ -113,10 +113,13 @@ class Scheduler:
         slot.failures = 0
         return latest if wanted is None else min(wanted, latest)
 
-    def run_forever(self, stop: threading.Event | None = None) -> None:
+    def run_forever(
+        self, stop: threading.Event | None = None, beat: Callable[[], None] = lambda: None
+    ) -> None:
         stop = stop or threading.Event()
         log.info("scheduler running: %s", ", ".join(j.name for j in self.jobs))
         while not stop.is_set():
+            beat()
             pause = self.run_due()
             if pause > 0:
                 stop.wait(pause)
