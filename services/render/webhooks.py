@@ -33,6 +33,9 @@ USER_AGENT = "newsflow-webhooks/1 (+https://www.standardwebhooks.com/)"
 def dispatch(ctx: RenderContext, send: Callable[[str, list], None]) -> tuple[int, bool]:
     """New changes to deliveries; one delivery task each. Returns how many were made and
     whether more changes wait. A send that fails leaves its delivery to the sweep."""
+    with ctx.readers() as session:
+        if not dispatching.waiting(session):
+            return 0, False
     with ctx.sessions.begin() as session:
         created, more = dispatching.dispatch(session, utcnow())
     for delivery_id in created:

@@ -19,7 +19,7 @@ import base64
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared import changes, partners
@@ -47,6 +47,16 @@ def _wants(endpoint: WebhookEndpoint, partner: Partner | None, change: ChangeRow
     if embargoed and partners.SCOPE_EMBARGO_READ not in partner.scopes:
         return False
     return change.op in endpoint.events
+
+
+def waiting(session: Session) -> bool:
+    """Whether any enabled endpoint is behind the change log's head: a read, so that a
+    dispatch with nothing to do (no endpoint at all, most of the time) does not take the
+    write lock (on SQLite, every ingest POST waits for it)."""
+    low = session.scalar(
+        select(func.min(WebhookEndpoint.cursor)).where(WebhookEndpoint.status == ENABLED)
+    )
+    return low is not None and changes.head(session) > low
 
 
 def dispatch(session: Session, now: datetime) -> tuple[list[str], bool]:

@@ -175,9 +175,7 @@ def test_resend_sends_the_same_id_with_a_new_timestamp(stack, endpoints):
     assert after["attempts"] == 2
 
 
-def test_an_embargoed_article_reaches_only_an_embargo_read_partner_until_release(
-    stack, endpoints
-):
+def test_an_embargoed_article_reaches_only_an_embargo_read_partner_until_release(stack, endpoints):
     seer = endpoints(scopes="content:read,embargo:read")
     plain = endpoints(scopes="content:read")
     until = utcnow() + timedelta(seconds=3)

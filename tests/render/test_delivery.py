@@ -12,7 +12,6 @@ import pytest
 from render import delivery
 from shared.settings import Settings
 
-
 LOCAL = frozenset({"127.0.0.1", "localhost"})
 
 

@@ -56,8 +56,12 @@ def test_each_change_after_the_endpoint_was_added_once_in_order(sessions):  # no
     with sessions.begin() as session:
         row = new_article(session)
         seqs = [log_change(session, row, op).seq for op in ("published", "updated", "withdrawn")]
+    with sessions() as session:
+        assert dispatch.waiting(session)
     created, more = run(sessions)
     assert len(created) == 3 and not more
+    with sessions() as session:
+        assert not dispatch.waiting(session)
     ops = ["published", "updated", "withdrawn"]
     assert made(sessions, ep) == list(zip(seqs, ops, strict=True))
     assert run(sessions) == ([], False)  # nothing twice
