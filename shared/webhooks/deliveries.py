@@ -36,7 +36,7 @@ from shared.models import (
 )
 from shared.settings import Settings
 from shared.tasknames import TASK_WEBHOOK_DELIVER, TASK_WEBHOOKS_DISPATCH
-from shared.webhooks import dispatch, endpoints, payload
+from shared.webhooks import dispatch, endpoints, payload, secretbox
 from shared.webhooks.states import DELIVERED, ENABLED, FAILED, PENDING, RETRYING, WAITING
 
 # An attempt holds its delivery this long at most: connect + read timeouts and the reply's
@@ -124,21 +124,29 @@ def claim(
         return Claim(wait_s=(d.next_attempt_at - now).total_seconds())
     endpoint = session.get(WebhookEndpoint, d.endpoint_id)
     if endpoint.status != ENABLED:
-        d.status, d.next_attempt_at = FAILED, None
-        d.last_error = f"endpoint disabled: {endpoint.disabled_reason}"[:MAX_ERROR]
-        return Claim(skipped="endpoint disabled")
+        return _give_up(d, f"endpoint disabled: {endpoint.disabled_reason}")
     change = session.get(ChangeRow, d.seq)
+    # Checked again at each attempt: a partner revoked, or no longer allowed to see
+    # embargoed content, since the delivery was made gets nothing more.
+    if not dispatch.wants(endpoint, session.get(Partner, endpoint.partner_id), change):
+        return _give_up(d, "the partner may no longer receive this change (revoked or scopes)")
+    try:
+        secrets = endpoints.signing_secrets(endpoint, server_secret, now)
+    except secretbox.SecretError as exc:
+        return _give_up(d, str(exc))
     guid = session.scalar(select(ArticleRow.guid).where(ArticleRow.id == d.article_id)) or ""
     d.claimed_until = now + CLAIM_FOR
     return Claim(
         Attempt(
-            delivery_id,
-            endpoint.url,
-            payload.body(change, guid, base_url),
-            endpoints.signing_secrets(endpoint, server_secret, now),
+            delivery_id, endpoint.url, payload.body(change, guid, base_url), secrets,
             d.attempts + 1,
         )
-    )
+    )  # fmt: skip
+
+
+def _give_up(d: WebhookDelivery, reason: str) -> Claim:
+    d.status, d.next_attempt_at, d.last_error = FAILED, None, reason[:MAX_ERROR]
+    return Claim(skipped=reason)
 
 
 def record(

@@ -38,7 +38,7 @@ def new_delivery_id() -> str:
     return "msg_" + base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()
 
 
-def _wants(endpoint: WebhookEndpoint, partner: Partner | None, change: ChangeRow) -> bool:
+def wants(endpoint: WebhookEndpoint, partner: Partner | None, change: ChangeRow) -> bool:
     if partner is None or partner.revoked_at is not None:
         return False
     if partners.SCOPE_CONTENT_READ not in partner.scopes:
@@ -85,7 +85,7 @@ def dispatch(session: Session, now: datetime) -> tuple[list[str], bool]:
         page = changes.read(session, low, BATCH, embargo=True)
         for change in page.changes:
             for endpoint in endpoints:
-                if change.seq > endpoint.cursor and _wants(
+                if change.seq > endpoint.cursor and wants(
                     endpoint, owners.get(endpoint.partner_id), change
                 ):
                     delivery_id = new_delivery_id()

@@ -177,3 +177,24 @@ def test_the_sweep_sends_a_due_retry_once(sessions, delivery):  # noqa: F811
     assert swept() == 1
     deliveries.due_deliveries(ctx, lost)  # on its way now: not sent twice
     assert swept() == 1
+
+
+def test_a_partner_revoked_after_the_delivery_was_made_gets_nothing(sessions, delivery):  # noqa: F811
+    from shared import partners
+    from shared.models import Partner
+
+    with sessions.begin() as session:
+        d = session.get(WebhookDelivery, delivery)
+        owner = session.get(Partner, session.get(WebhookEndpoint, d.endpoint_id).partner_id)
+        partners.revoke(session, owner.name, utcnow())
+    assert claim(sessions, delivery).attempt is None
+    d, _ = state(sessions, delivery)
+    assert d.status == "failed" and "may no longer receive" in d.last_error
+
+
+def test_a_secret_sealed_under_another_server_secret_fails_with_the_fix(sessions, delivery):  # noqa: F811
+    with sessions.begin() as session:
+        claimed = deliveries.claim(session, delivery, utcnow(), b"o" * 32, BASE)
+    assert claimed.attempt is None
+    d, _ = state(sessions, delivery)
+    assert d.status == "failed" and "rotate-secret" in d.last_error
