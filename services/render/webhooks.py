@@ -72,9 +72,9 @@ def deliver(
             session, delivery_id, utcnow(), server_secret, ctx.settings.public_base_url
         )
     if claim.wait_s is not None:
-        if claim.wait_s <= deliveries.COUNTDOWN_MAX_S:
+        if claim.wait_s <= deliveries.COUNTDOWN_MAX_S + 1:
             later(claim.wait_s)
-        return "not due"
+        return claim.skipped or "not due"
     if claim.attempt is None:
         return claim.skipped or "nothing to do"
     attempt = claim.attempt

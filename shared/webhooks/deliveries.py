@@ -105,6 +105,24 @@ class Result:
         return self.status is not None and 200 <= self.status < 300
 
 
+def _locked(
+    session: Session, delivery_id: str
+) -> tuple[WebhookDelivery | None, WebhookEndpoint | None]:
+    """The delivery and its endpoint, locked in that order everywhere (endpoint first, as the
+    dispatcher does): recording a 410 updates the endpoint's other deliveries, and two
+    attempts locking delivery-then-endpoint would deadlock on PostgreSQL."""
+    endpoint_id = session.scalar(
+        select(WebhookDelivery.endpoint_id).where(WebhookDelivery.id == delivery_id)
+    )
+    if endpoint_id is None:
+        return None, None
+    endpoint = session.get(WebhookEndpoint, endpoint_id, with_for_update=True)
+    delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+    if endpoint is None or delivery is None:
+        return None, None
+    return delivery, endpoint
+
+
 def claim(
     session: Session,
     delivery_id: str,
@@ -113,16 +131,18 @@ def claim(
     base_url: str,
 ) -> Claim:
     """Take the delivery for one attempt if it is due and nobody else has it."""
-    d = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+    d, endpoint = _locked(session, delivery_id)
     if d is None:
         return Claim(skipped="no such delivery")
     if d.status not in WAITING:
         return Claim(skipped=d.status)
     if d.claimed_until is not None and d.claimed_until > now:
-        return Claim(skipped="an attempt is in flight")
+        # Look again once the claim lapses: if its attempt died before recording (the
+        # store away after the POST), this task, retried, takes over.
+        wait = (d.claimed_until - now).total_seconds() + 1
+        return Claim(wait_s=wait, skipped="an attempt is in flight")
     if d.next_attempt_at is not None and d.next_attempt_at > now:
         return Claim(wait_s=(d.next_attempt_at - now).total_seconds())
-    endpoint = session.get(WebhookEndpoint, d.endpoint_id)
     if endpoint.status != ENABLED:
         return _give_up(d, f"endpoint disabled: {endpoint.disabled_reason}")
     change = session.get(ChangeRow, d.seq)
@@ -153,10 +173,9 @@ def record(
     session: Session, delivery_id: str, result: Result, now: datetime, policy: Policy
 ) -> datetime | None:
     """Record an attempt's outcome; the time of the next attempt, or None when done."""
-    d = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+    d, endpoint = _locked(session, delivery_id)
     if d is None:
         return None  # removed with its endpoint meanwhile
-    endpoint = session.get(WebhookEndpoint, d.endpoint_id)
     d.attempts += 1
     d.last_attempt_at = now
     d.last_status = result.status
