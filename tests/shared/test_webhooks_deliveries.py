@@ -198,3 +198,24 @@ def test_a_secret_sealed_under_another_server_secret_fails_with_the_fix(sessions
     assert claimed.attempt is None
     d, _ = state(sessions, delivery)
     assert d.status == "failed" and "rotate-secret" in d.last_error
+
+
+def test_resend_since_takes_a_partners_deliveries_and_skips_disabled_endpoints(sessions):  # noqa: F811
+    start = utcnow()
+    with sessions.begin() as session:
+        names = [new_partner(session, ["content:read"]) for _ in range(3)]
+        ids = [
+            endpoints.add(session, n, "https://p.example/h", [], SERVER_SECRET, utcnow())
+            for n in names
+        ]
+        log_change(session, new_article(session), "published")
+        dispatch.dispatch(session, utcnow())
+        endpoints.disable(
+            session, session.get(WebhookEndpoint, ids[1].endpoint_id), "test", utcnow()
+        )
+    with sessions.begin() as session:
+        resent, skipped = deliveries.resend_since(session, start, utcnow(), names[0])
+        assert len(resent) == 1 and skipped == 0
+        assert session.get(WebhookDelivery, resent[0]).endpoint_id == ids[0].endpoint_id
+        resent, skipped = deliveries.resend_since(session, start, utcnow(), names[1])
+        assert resent == [] and skipped == 1
