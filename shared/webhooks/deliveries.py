@@ -307,9 +307,11 @@ def resend_since(
 
 
 def due_deliveries(ctx, now: datetime | None = None) -> datetime | None:
-    """The scheduler's job "send due webhook retries" (newsflow.scheduler).
+    """The scheduler's job "send due webhook retries" (newsflow.scheduler):
+    ``Job("webhook-retries", 5, deliveries.due_deliveries)``.
 
-    ``ctx`` is anything with ``sessions``, a sessionmaker for writes. In one transaction:
+    ``ctx`` is anything with ``sessions``, a sessionmaker for writes (and ``readers``, one
+    for reads, if it has one). In one transaction:
     dispatch any change no task has dispatched yet (a dispatch task lost with the broker),
     then, for every delivery due and not claimed nor already on its way, write an outbox
     row (the relay sends it by name once this commits; the worker's claim makes a
@@ -317,6 +319,13 @@ def due_deliveries(ctx, now: datetime | None = None) -> datetime | None:
     or None when nothing waits.
     """
     now = now or utcnow()
+    # A read first: most passes find nothing to do and must not take SQLite's write lock.
+    readers: sessionmaker[Session] = getattr(ctx, "readers", None) or ctx.sessions
+    with readers() as session:
+        if not dispatch.waiting(session) and not session.scalar(
+            select(func.count()).select_from(_due(now).limit(1).subquery())
+        ):
+            return _next_due(session, now)
     sessions: sessionmaker[Session] = ctx.sessions
     with sessions.begin() as session:
         created, more = dispatch.dispatch(session, now)
@@ -324,21 +333,27 @@ def due_deliveries(ctx, now: datetime | None = None) -> datetime | None:
         if more:
             session.add(OutboxRow(task=TASK_WEBHOOKS_DISPATCH, args={"args": []}))
         due = session.scalars(
-            select(WebhookDelivery)
-            .where(
-                WebhookDelivery.status.in_(WAITING),
-                WebhookDelivery.next_attempt_at <= now,
-                or_(WebhookDelivery.queued_until.is_(None), WebhookDelivery.queued_until < now),
-                or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now),
-            )
-            .order_by(WebhookDelivery.next_attempt_at)
-            .limit(SWEEP_LIMIT)
+            _due(now).order_by(WebhookDelivery.next_attempt_at).limit(SWEEP_LIMIT)
         ).all()
         for d in due:
             d.queued_until = now + dispatch.QUEUED_FOR
             session.add(OutboxRow(task=TASK_WEBHOOK_DELIVER, args={"args": [d.id]}))
-        return session.scalar(
-            select(func.min(WebhookDelivery.next_attempt_at)).where(
-                WebhookDelivery.status.in_(WAITING), WebhookDelivery.next_attempt_at > now
-            )
+        return _next_due(session, now)
+
+
+def _due(now: datetime):
+    """Deliveries due, not in flight, and with no task on its way (or one long lost)."""
+    return select(WebhookDelivery).where(
+        WebhookDelivery.status.in_(WAITING),
+        WebhookDelivery.next_attempt_at <= now,
+        or_(WebhookDelivery.queued_until.is_(None), WebhookDelivery.queued_until < now),
+        or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now),
+    )
+
+
+def _next_due(session: Session, now: datetime) -> datetime | None:
+    return session.scalar(
+        select(func.min(WebhookDelivery.next_attempt_at)).where(
+            WebhookDelivery.status.in_(WAITING), WebhookDelivery.next_attempt_at > now
         )
+    )

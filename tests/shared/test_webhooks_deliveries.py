@@ -219,3 +219,19 @@ def test_resend_since_takes_a_partners_deliveries_and_skips_disabled_endpoints(s
         assert session.get(WebhookDelivery, resent[0]).endpoint_id == ids[0].endpoint_id
         resent, skipped = deliveries.resend_since(session, start, utcnow(), names[1])
         assert resent == [] and skipped == 1
+
+
+def test_the_sweep_dispatches_a_change_whose_dispatch_task_was_lost(sessions):  # noqa: F811
+    with sessions.begin() as session:
+        name = new_partner(session, ["content:read"])
+        endpoint_id = endpoints.add(
+            session, name, "https://p.example/h", [], SERVER_SECRET, utcnow()
+        ).endpoint_id
+        log_change(session, new_article(session), "published")  # no dispatch task ran
+    deliveries.due_deliveries(SimpleNamespace(sessions=sessions))
+    with sessions() as session:
+        [made] = session.scalars(
+            select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == endpoint_id)
+        ).all()
+        rows = session.scalars(select(OutboxRow).where(OutboxRow.task == TASK_WEBHOOK_DELIVER))
+        assert [made] in [r.args["args"] for r in rows]
