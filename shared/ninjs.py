@@ -12,7 +12,8 @@ none is dropped:
   ``description``, its credit line ``by``, its file name an ``altId``; renditions use ninjs
   names (``contentType``, ``sizeInBytes``) with absolute ``href``s;
 - ``recommended`` (a portal's "recommended reading" box) becomes associations with
-  ``rel: "recommended"``, in order, each with the box's heading as a ``description``;
+  ``rel: "recommended"``, in order; the box's heading is a ``description`` of the item with
+  the role ``recommendedHeading`` (kept when the box has no entries);
 - a body's ``contenttype`` is ninjs ``contentType``.
 
 A withdrawal is a tombstone: the same ``uri``, ``pubStatus: "canceled"``, no content.
@@ -25,6 +26,7 @@ from typing import Any
 
 URI_PREFIX = "urn:newsflow:article:"
 RECOMMENDED_REL = "recommended"
+RECOMMENDED_HEADING = "recommendedHeading"
 
 
 def item_uri(article_id: str) -> str:
@@ -93,7 +95,6 @@ def _recommended(article_id: str, box: dict) -> list[dict]:
                 "uri": entry.get("uri") or f"{item_uri(article_id)}:recommended:{i}",
                 "type": "text",
                 "headlines": [{"value": entry["headline"]}],
-                "descriptions": [{"role": "heading", "value": box["heading"]}],
             }
         )
     return out
@@ -143,6 +144,10 @@ def item(
         for key, picture in doc.get("associations", {}).items()
     ]
     if doc.get("recommended"):
+        # The box's heading is the item's own (a portal shows it even with no entries).
+        out["descriptions"] = [
+            {"role": RECOMMENDED_HEADING, "value": doc["recommended"]["heading"]}
+        ]
         associations += _recommended(article_id, doc["recommended"])
     if associations:
         out["associations"] = associations
