@@ -61,6 +61,13 @@ class Settings:
     rate_limit: str = "600/minute"
     # Audit rows older than this are pruned by the periodic job.
     audit_retention_days: int = 90
+    # Webhook retries (shared.webhooks.retry): the first retry after about this many seconds,
+    # each next one 4 times later, none later than the cap; given up after that many
+    # attempts. An endpoint failing (no success) for WEBHOOK_DISABLE_AFTER seconds is disabled.
+    webhook_retry_base_s: float = 5.0
+    webhook_retry_max_s: float = 4 * 3600.0
+    webhook_max_attempts: int = 10
+    webhook_disable_after_s: float = 5 * 24 * 3600.0
 
     @property
     def artifacts_dir(self) -> Path:
@@ -103,6 +110,10 @@ class Settings:
             key_secret=env.get("NEWSFLOW_KEY_SECRET", ""),
             rate_limit=env.get("RATE_LIMIT") or "600/minute",
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 90),
+            webhook_retry_base_s=_float(env, "WEBHOOK_RETRY_BASE", 5.0),
+            webhook_retry_max_s=_float(env, "WEBHOOK_RETRY_MAX", 4 * 3600.0),
+            webhook_max_attempts=max(1, _int(env, "WEBHOOK_MAX_ATTEMPTS", 10)),
+            webhook_disable_after_s=_float(env, "WEBHOOK_DISABLE_AFTER", 5 * 24 * 3600.0),
             fetch_allow_hosts=frozenset(
                 h.strip().lower() for h in env.get("FETCH_ALLOW_HOSTS", "").split(",") if h.strip()
             ),
@@ -130,4 +141,8 @@ class Settings:
             "NEWSFLOW_KEY_SECRET": self.key_secret,
             "RATE_LIMIT": self.rate_limit,
             "AUDIT_RETENTION_DAYS": str(self.audit_retention_days),
+            "WEBHOOK_RETRY_BASE": repr(self.webhook_retry_base_s),
+            "WEBHOOK_RETRY_MAX": repr(self.webhook_retry_max_s),
+            "WEBHOOK_MAX_ATTEMPTS": str(self.webhook_max_attempts),
+            "WEBHOOK_DISABLE_AFTER": repr(self.webhook_disable_after_s),
         }

@@ -255,6 +255,10 @@ def stack(database_url, redis_srv, engine, tmp_path_factory) -> Iterator[Running
         "RELAY_INTERVAL": "0.2",
         "ARCHIVE_PAGE_SIZE": "3",  # small, so a few articles fill RFC 5005 archive pages
         "FETCH_ALLOW_HOSTS": "127.0.0.1,localhost",
+        # Webhook retries after ~0.2 s, 0.8 s, then 1 s each: a retry schedule in seconds,
+        # through the settings (not by mocking time).
+        "WEBHOOK_RETRY_BASE": "0.2",
+        "WEBHOOK_RETRY_MAX": "1",
     }
     settings = Settings.from_env(env)
     redis_srv.start() if redis_srv.proc is None or redis_srv.proc.poll() is not None else None
