@@ -128,8 +128,12 @@ class Scheduler:
 def default_jobs() -> list[Job]:
     """Every job the scheduler runs. Another part registers its job here (one line)."""
     from newsflow import jobs
+    from shared.webhooks import deliveries
 
     return [
         Job("release-embargoes", jobs.EMBARGO_EVERY_S, jobs.release_embargoes),
         Job("prune-audit", jobs.PRUNE_EVERY_S, jobs.prune_audit),
+        # Webhook retries due later than a Celery countdown may wait, and changes or
+        # deliveries whose tasks were lost with the broker (shared.webhooks.deliveries).
+        Job("webhook-retries", deliveries.WEBHOOK_SWEEP_EVERY_S, deliveries.due_deliveries),
     ]

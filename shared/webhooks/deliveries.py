@@ -45,6 +45,9 @@ CLAIM_FOR = timedelta(seconds=60)
 # A Celery countdown only this long (far below the 900 s visibility timeout, render.app).
 COUNTDOWN_MAX_S = 60.0
 SWEEP_LIMIT = 500
+# How often the scheduler sweeps (newsflow.scheduler): retries further ahead than
+# COUNTDOWN_MAX_S and lost tasks wait at most this long beyond their time.
+WEBHOOK_SWEEP_EVERY_S = 5
 MAX_ERROR = 2000
 
 

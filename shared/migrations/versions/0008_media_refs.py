@@ -2,18 +2,15 @@
 no longer served unless another live article shows them)
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-27 18:00:00.000000
-
-On main this follows 0007 (the webhooks' tables) once both are merged: only ``down_revision``
-changes.
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
