@@ -413,6 +413,7 @@ def compare_app():
     import importlib.util
 
     from feed.app import create_app
+    from shared.settings import Settings
 
     spec = importlib.util.spec_from_file_location(
         "fastpath_other", os.environ["BENCH_FASTPATH_FILE"]
@@ -422,7 +423,11 @@ def compare_app():
     spec.loader.exec_module(module)
     app = create_app()
     ours = app.wsgi_app
-    app.wsgi_app = module.FeedFastPath(ours.app, ours.root, max_age=ours.max_age, links=ours.links)
+    # The fast path of commit c672b0e and before took the artifacts directory; later ones
+    # take the artifact cache (feed.artifacts).
+    first = Settings.from_env().artifacts_dir if "root: Path" in Path(
+        os.environ["BENCH_FASTPATH_FILE"]).read_text() else ours.artifacts  # fmt: skip
+    app.wsgi_app = module.FeedFastPath(ours.app, first, max_age=ours.max_age, links=ours.links)
     return app
 
 
@@ -486,6 +491,13 @@ def check_answers(url: str, raw: bytes) -> str:
 # --------------------------------------------------------------------------------------
 
 
+def _cache(artifacts: Path):
+    from feed.artifacts import ArtifactCache
+    from shared.artifacts import LocalArtifactStore
+
+    return ArtifactCache(LocalArtifactStore(artifacts))
+
+
 def inprocess(artifacts: Path, n: int) -> dict[str, float]:
     """Microseconds per call of the fast path (200 and 304) and of the floor app."""
     from feed.fastpath import FeedFastPath
@@ -493,7 +505,7 @@ def inprocess(artifacts: Path, n: int) -> dict[str, float]:
     def fallback(environ, start_response):
         raise AssertionError("fast path fell through")
 
-    fp = FeedFastPath(fallback, artifacts, max_age=60, links=lambda p: f'<{p}>; rel="self"')
+    fp = FeedFastPath(fallback, _cache(artifacts), max_age=60, links=lambda p: f'<{p}>; rel="self"')
 
     def environ(**extra):
         return {"REQUEST_METHOD": "GET", "PATH_INFO": "/feeds/all.atom",
@@ -528,7 +540,7 @@ def inprocess(artifacts: Path, n: int) -> dict[str, float]:
 def profile_fastpath(artifacts: Path, n: int = 20000) -> str:
     from feed.fastpath import FeedFastPath
 
-    fp = FeedFastPath(lambda e, s: [], artifacts, max_age=60, links=lambda p: p)
+    fp = FeedFastPath(lambda e, s: [], _cache(artifacts), max_age=60, links=lambda p: p)
     env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/feeds/all.atom", "HTTP_ACCEPT_ENCODING": "gzip"}
     prof = cProfile.Profile()
     prof.enable()
