@@ -7,9 +7,9 @@ so any static server can serve the tree as it is.
 from __future__ import annotations
 
 import os
-from stat import S_ISREG
 import tempfile
 from pathlib import Path
+from stat import S_ISREG
 
 from shared.artifacts.interfaces import Artifact, ArtifactInfo, check_key
 
