@@ -51,12 +51,17 @@ class ArtifactCache:
         self,
         store: ArtifactStore,
         max_entries: int = 8192,
+        max_bytes: int = 256 * 2**20,
         revalidate_after: float = 5.0,
         on_first_use: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.remote = bool(getattr(store, "remote", False))
+        # Both bounds hold: many small feeds, or a few large renditions. The oldest copy
+        # goes first; it is loaded again when asked for.
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self.revalidate_after = revalidate_after
         # Started once per process (a server may fork workers after building the app).
         self._on_first_use = on_first_use
@@ -132,6 +137,7 @@ class ArtifactCache:
                 return
             self._pid = os.getpid()
             self._slots.clear()  # a forked child starts with what the parent had: unknown age
+            self._bytes = 0
         if self._on_first_use is not None:
             self._on_first_use()
 
@@ -155,9 +161,23 @@ class ArtifactCache:
         # loaded: kept, but checked again on next use.
         slot = _Slot(served, checked if generation == self._generation else float("-inf"))
         with self._lock:
-            if key not in self._slots and len(self._slots) >= self.max_entries:
-                self._slots.pop(next(iter(self._slots)))
+            self._drop(key)
             self._slots[key] = slot
+            self._bytes += _size(slot)
+            while self._slots and (
+                len(self._slots) > self.max_entries or self._bytes > self.max_bytes
+            ):
+                self._drop(next(iter(self._slots)))
+
+    def _drop(self, key: str) -> None:
+        # Under self._lock.
+        slot = self._slots.pop(key, None)
+        if slot is not None:
+            self._bytes -= _size(slot)
+
+    @property
+    def held_bytes(self) -> int:
+        return self._bytes
 
     def set_first_use(self, hook: Callable[[], None]) -> None:
         self._on_first_use = hook
@@ -167,10 +187,14 @@ class ArtifactCache:
         with self._lock:
             self._generation += 1
             for key in keys:
-                self._slots.pop(key, None)
+                self._drop(key)
 
     def revalidate_all(self) -> None:
         """Announcements may have been missed: confirm every copy on its next read."""
         with self._lock:
             self._generation += 1
             self._stale_before = time.monotonic()
+
+
+def _size(slot: _Slot) -> int:
+    return 0 if slot.served is None else len(slot.served.data)

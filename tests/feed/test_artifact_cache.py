@@ -11,7 +11,7 @@ import pytest
 
 from feed.artifacts import ArtifactCache
 from feed.invalidation import Listener
-from shared.artifacts import StoreUnavailable
+from shared.artifacts import LocalArtifactStore, StoreUnavailable
 from shared.artifacts.announce import AnnouncingStore
 from shared.artifacts.s3 import S3ArtifactStore
 from shared.redisurl import client
@@ -125,3 +125,22 @@ def cut_off(store: S3ArtifactStore) -> None:
     store.endpoint_url = f"http://127.0.0.1:{free_port()}"
     store.timeout = 1
     store._client = None
+
+
+def test_on_local_disk_a_rewrite_is_served_on_the_next_read(tmp_path):
+    local = LocalArtifactStore(tmp_path)
+    cache = ArtifactCache(local, revalidate_after=60)
+    local.put(KEY, b"v1")
+    assert cache.get(KEY).data == b"v1"
+    local.put(KEY, b"v2")  # no announcement: the stat per read sees it
+    assert cache.get(KEY).data == b"v2"
+
+
+def test_the_oldest_copies_go_when_the_byte_budget_is_spent(tmp_path):
+    local = LocalArtifactStore(tmp_path)
+    cache = ArtifactCache(local, max_bytes=250)
+    for name in ("a", "b", "c"):
+        local.put(f"pages/{name}.html", name.encode() * 100)
+        cache.get(f"pages/{name}.html")
+    assert cache.held_bytes == 200
+    assert cache._slots.keys() == {"pages/b.html", "pages/c.html"}
