@@ -38,6 +38,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -537,6 +538,53 @@ def inprocess(artifacts: Path, n: int) -> dict[str, float]:
     return result
 
 
+def _other_fast_path(artifacts: Path, file: str, fallback):
+    """The FeedFastPath of another fastpath.py; before the artifact cache (commit c672b0e
+    and earlier) it took the artifacts directory."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fastpath_other", file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    first = artifacts if "root: Path" in Path(file).read_text() else _cache(artifacts)
+    return module.FeedFastPath(fallback, first, max_age=60, links=lambda p: f'<{p}>; rel="self"')
+
+
+def compare_inprocess(artifacts: Path, other: str, n: int, rounds: int) -> list[tuple]:
+    """µs per call of this fast path and another, 200 and 304, in alternating rounds (so
+    the machine's load falls on both alike); the median and the best round of each."""
+    from feed.fastpath import FeedFastPath
+
+    def fallback(environ, start_response):
+        raise AssertionError("fast path fell through")
+
+    apps = {
+        "this fastpath.py": FeedFastPath(
+            fallback, _cache(artifacts), max_age=60, links=lambda p: f'<{p}>; rel="self"'
+        ),
+        f"{Path(other).name}": _other_fast_path(artifacts, other, fallback),
+    }
+    env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/feeds/all.atom", "HTTP_ACCEPT_ENCODING": "gzip"}
+    times: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
+    for _ in range(rounds):
+        for name, app in apps.items():
+            seen: list[dict] = []
+            app(dict(env), lambda s, h, seen=seen: seen.append(dict(h)))
+            cases = {"200": env, "304": {**env, "HTTP_IF_NONE_MATCH": seen[-1]["ETag"]}}
+            for case, environ in cases.items():
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    app(dict(environ), lambda s, h: None)
+                times[(name, case)].append((time.perf_counter() - t0) / n * 1e6)
+    base = {case: statistics.median(times[(next(iter(apps)), case)]) for case in ("200", "304")}
+    return [
+        (name, case, f"{statistics.median(v):.2f}", f"{min(v):.2f}",
+         f"{statistics.median(v) / base[case]:.2f}")
+        for (name, case), v in times.items()
+    ]  # fmt: skip
+
+
 def profile_fastpath(artifacts: Path, n: int = 20000) -> str:
     from feed.fastpath import FeedFastPath
 
@@ -571,8 +619,24 @@ def main() -> int:
         help="also run gunicorn and granian bt=1 with this fastpath.py (e.g. the previous one)",
     )
     ap.add_argument("--profile", action="store_true", help="print a cProfile of the fast path")
+    ap.add_argument(
+        "--inprocess-only",
+        action="store_true",
+        help="only the in-process µs per call, against --compare-fastpath (no nginx, no wrk)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = ap.parse_args()
+
+    if args.inprocess_only:
+        if not args.compare_fastpath:
+            ap.error("--inprocess-only compares with --compare-fastpath FILE")
+        with tempfile.TemporaryDirectory(prefix="newsflow-serve-") as tmp:
+            artifacts = Path(tmp) / "artifacts"
+            write_artifacts(artifacts, atom_feed(args.entries))
+            rows = compare_inprocess(artifacts, args.compare_fastpath, 30000, 2 * args.repeat + 1)
+        print("in-process, one call of the fast path (baseline: this fastpath.py)")
+        print(table(rows, ("fast path", "answer", "µs/call median", "best", "× this")))
+        return 0
 
     for tool in ("nginx", "wrk"):
         if not shutil.which(tool):
