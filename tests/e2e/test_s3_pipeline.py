@@ -192,3 +192,19 @@ def test_an_article_page_is_served_by_both_replicas(s3_stack):
     article_id = resp.json()["id"]
     for base in s3_stack.feeds:
         first_seen(f"{base}/articles/{article_id}", headline.encode(), timeout=60)
+
+
+def test_both_replicas_serve_the_compressed_sibling_of_the_current_feed(s3_stack):
+    headline = f"压缩测试 {uuid.uuid4().hex[:8]}"
+    s3_stack.post(article(headline))
+    for base in s3_stack.feeds:
+        first_seen(f"{base}/feeds/all.rss", headline.encode(), timeout=60)
+        deadline = time.monotonic() + 30
+        while True:
+            resp = requests.get(f"{base}/feeds/all.rss", headers={"Accept-Encoding": "gzip"},
+                                timeout=10)  # fmt: skip
+            if resp.headers.get("Content-Encoding") == "gzip":
+                break
+            assert time.monotonic() < deadline, f"{base} never served the .gz sibling"
+            time.sleep(0.1)
+        assert headline.encode() in resp.content  # requests decodes it
