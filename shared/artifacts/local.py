@@ -16,6 +16,7 @@ from shared.artifacts.interfaces import Artifact, ArtifactInfo, check_key
 # Keys seen -> their file's path string: the feed's fast path asks info() per request, and
 # check_key plus a path join cost more than the stat itself (docs/benchmarks.md, Serving).
 _PATHS_MAX = 8192
+_tuple = tuple.__new__
 
 
 def _info(st: os.stat_result) -> ArtifactInfo:
@@ -103,7 +104,10 @@ class LocalArtifactStore:
             return None
         if not S_ISREG(st.st_mode):
             return None
-        return ArtifactInfo(st.st_size, st.st_mtime, (st.st_mtime_ns, st.st_size, st.st_ino))
+        # tuple.__new__ skips the NamedTuple's Python-level __new__: 0.3 µs of a 4 µs request.
+        return _tuple(
+            ArtifactInfo, (st.st_size, st.st_mtime, (st.st_mtime_ns, st.st_size, st.st_ino))
+        )
 
     def delete(self, key: str) -> None:
         Path(self._path(key)).unlink(missing_ok=True)
