@@ -70,3 +70,34 @@ class HubAccepted(BaseModel):
     callback: str
     leaseSeconds: int | None
     status: str
+
+
+NINJS_ITEM = (
+    "An IPTC ninjs 3.1 document (https://www.iptc.org/std/ninjs/ninjs-schema_3.1.json); a "
+    "withdrawal is a tombstone: the same uri, `pubStatus: canceled`, no content."
+)
+
+
+class Change(BaseModel):
+    """What happened to the item at the same index of ``items``."""
+
+    sequence: int = Field(description="The change's position in the change log; increasing")
+    operation: Literal["published", "updated", "withdrawn", "released"]
+    uri: str = Field(description="The item's ninjs uri (urn:newsflow:article:<id>)")
+    version: int
+    embargoed: bool = Field(
+        description="A version held by its embargo (only for keys with embargo:read)"
+    )
+    at: str = Field(description="When the change was made (RFC 3339)")
+
+
+class ItemsPage(BaseModel):
+    items: list[dict[str, Any]] = Field(description=NINJS_ITEM)
+    changes: list[Change]
+    next: str = Field(description="The cursor for the next page; store it after the items")
+    hasMore: bool = Field(description="More changes follow now; false: poll again later")
+
+
+class ItemHistory(BaseModel):
+    items: list[dict[str, Any]] = Field(description=NINJS_ITEM)
+    changes: list[Change]

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -50,7 +51,10 @@ class Base(DeclarativeBase):
 
 class ArticleRow(Base):
     __tablename__ = "articles"
-    __table_args__ = (UniqueConstraint("source", "guid", name="uq_articles_source_guid"),)
+    __table_args__ = (
+        UniqueConstraint("source", "guid", name="uq_articles_source_guid"),
+        Index("ix_articles_status_embargo", "status", "embargoed_until"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     source: Mapped[str] = mapped_column(String(64))
@@ -74,6 +78,9 @@ class ArticleRow(Base):
     # in a feed before it is published. None for rows published before migration 0004.
     published_doc: Mapped[dict[str, Any] | None]
     published_media: Mapped[dict[str, Any] | None]
+    # The newest version's embargo (None: none). A version held by it has status "embargoed"
+    # until the scheduler releases it (newsflow.scheduler); the index finds those due.
+    embargoed_until: Mapped[datetime | None]
 
 
 class FeedEntry(Base):
@@ -106,6 +113,43 @@ class FeedLogRow(Base):
     article_id: Mapped[str] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(Integer)
     logged_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChangeRow(Base):
+    """The change log: every publication, update, withdrawal and embargo release of an
+    article, in commit order (``seq``), with the version's document and pictures as published
+    (a pull page or a webhook is made from these, so the same cursor always gives the same
+    page). ``audience`` is "all", or "embargo" for a version held by its embargo: only partners
+    with ``embargo:read`` see those (shared.changes)."""
+
+    __tablename__ = "changes"
+    __table_args__ = (
+        Index("ix_changes_article", "article_id", "seq"),
+        Index("ix_changes_source", "source", "seq"),
+        Index("ix_changes_at", "at"),
+    )
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    article_id: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    op: Mapped[str] = mapped_column(String(16))  # published | updated | withdrawn | released
+    audience: Mapped[str] = mapped_column(String(8))  # all | embargo
+    source: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    # None for a withdrawal (a tombstone carries no content).
+    doc: Mapped[dict[str, Any] | None]
+    media: Mapped[dict[str, Any] | None]
+
+
+class ChangePlace(Base):
+    """Which changes concern which region: ``?region=`` is one indexed range scan."""
+
+    __tablename__ = "change_places"
+
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
 
 
 class OutboxRow(Base):

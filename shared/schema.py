@@ -450,7 +450,7 @@ class ArticleIn(_Model):
         return [p.name for p in self.places]
 
 
-Status = Literal["queued", "processing", "published", "failed", "withdrawn"]
+Status = Literal["queued", "processing", "embargoed", "published", "failed", "withdrawn"]
 
 
 class Article(ArticleIn):

@@ -286,7 +286,8 @@ class RunningStack:
         """An empty store and artifact dir, for tests that count feed entries."""
         self.wait_idle()
         with self.engine.begin() as conn:
-            for table in ("feed_entries", "feed_log", "outbox", "media_sources", "articles"):
+            for table in ("feed_entries", "feed_log", "change_places", "changes", "outbox",
+                          "media_sources", "articles"):  # fmt: skip
                 conn.execute(sa.text(f"DELETE FROM {table}"))
         artifacts = self.settings.artifacts_dir
         if artifacts.exists():

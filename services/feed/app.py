@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from feed import auth, contract, directory, errors, views, websub
+from feed import auth, contract, directory, errors, partner, views, websub
 from feed.broker import Sender
 from feed.context import FeedContext
 from feed.fastpath import FeedFastPath
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, sender: Sender | None = None) -
     views.init_app(app)
     directory.init_app(app)
     websub.init_app(app, sender)
+    partner.init_app(app)
     contract.init_app(app)
     app.wsgi_app = FeedFastPath(
         app.wsgi_app,

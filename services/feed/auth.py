@@ -1,7 +1,11 @@
 """Authentication for every feed route, in one hook (as ingest.auth): reader routes are
-public; a route without a rule in ``RULES`` is closed. The partner routes carry scopes."""
+public; a route without a rule in ``RULES`` is closed. The partner routes carry scopes, and
+every request made with a key is audited after it is answered (shared.partners.record),
+without the key, as on ingest (docs/api.md, Audit)."""
 
 from __future__ import annotations
+
+import logging
 
 from flask import Flask, g, jsonify, request
 
@@ -10,6 +14,8 @@ from shared import access, openapi, partners
 from shared.errors import Problem
 from shared.keysecret import secret_bytes
 from shared.models import utcnow
+
+log = logging.getLogger(__name__)
 
 RULES = openapi.rules(contract.OPERATIONS)
 
@@ -40,3 +46,23 @@ def init_app(app: Flask) -> None:
             return jsonify(body), found.status, {"WWW-Authenticate": access.challenge(found, rule)}
         g.principal = found
         return None
+
+    @app.after_request
+    def _audit(response):
+        who = principal()
+        if who is not None:
+            try:
+                with ctx.sessions.begin() as session:
+                    partners.record(
+                        session,
+                        partner_id=who.partner_id,
+                        key_id=who.key_id,
+                        method=request.method,
+                        route=(request.url_rule.rule if request.url_rule else request.path)[:200],
+                        status=response.status_code,
+                        client=(request.remote_addr or "")[:64] or None,
+                    )
+            except Exception:
+                # The answer stands; a lost audit row is logged (without the key), not a 500.
+                log.exception("audit row for partner %s not written", who.partner)
+        return response

@@ -9,9 +9,10 @@ import json
 from flask import Blueprint, Flask, Response, abort, current_app
 
 from shared import access, apidocs, openapi
-from shared.api_models import Error, HubAccepted
+from shared.api_models import Error, HubAccepted, ItemHistory, ItemsPage
 from shared.openapi import Operation
 from shared.openapi import Response as R
+from shared.partners import SCOPE_CONTENT_READ
 
 TITLE = "newsflow feed service"
 VERSION = "1.0.0"
@@ -86,6 +87,60 @@ OPERATIONS = [
     Operation("feed.healthz", "GET", "/healthz", "Health", access.PUBLIC,
               {200: R("The database and Redis answer."), 503: R("A part is down.")},
               tags=("operations",)),
+]  # fmt: skip
+
+_QUERY_NAME = {"type": "string", "maxLength": 300}
+PARTNER_ERRORS = {
+    400: R(
+        "A parameter is malformed, or the cursor is not one of this key's for these "
+        "filters (`field` names the parameter).",
+        Error,
+    ),
+    401: R(openapi.ERRORS[401], Error),
+    403: R(openapi.ERRORS[403], Error),
+}
+ETAG = {
+    "ETag": "Weak validator of the body; send it as If-None-Match",
+    "Vary": "Accept-Encoding, Authorization",
+}
+OPERATIONS += [
+    Operation("partner.items", "GET", "/v1/partner/items", "Every change, in order (ninjs 3.1)",
+              SCOPE_CONTENT_READ,
+              {200: R("A page of changes: `items[i]` is a ninjs 3.1 item, `changes[i]` says "
+                      "what happened to it.", ItemsPage, headers=ETAG),
+               304: R("Not modified (If-None-Match)."), **PARTNER_ERRORS},
+              description="Walk the change log from an empty cursor (the first change) or "
+              "from `since` (a time). Store `next` after storing the page's items; the same "
+              "cursor always gives the same changes. Every publication, update, embargo "
+              "release and withdrawal (a tombstone, `pubStatus: canceled`) is one change; an "
+              "item may appear several times, newest last. Keys with `embargo:read` also get "
+              "versions still under embargo, flagged `embargoed`. See docs/api.md.",
+              parameters=(
+                  {"name": "cursor", "in": "query", "required": False,
+                   "schema": {"type": "string", "maxLength": 200}},
+                  {"name": "limit", "in": "query", "required": False,
+                   "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+                  {"name": "since", "in": "query", "required": False,
+                   "schema": {"type": "string", "format": "date-time"},
+                   "description": "Start at the first change made at or after this time "
+                   "(instead of a cursor)."},
+                  {"name": "region", "in": "query", "required": False, "schema": _QUERY_NAME},
+                  {"name": "source", "in": "query", "required": False, "schema": _QUERY_NAME},
+              ),
+              tags=("partners",)),
+    Operation("partner.item", "GET", "/v1/partner/items/{article_id}",
+              "One item: its current version, or its history", SCOPE_CONTENT_READ,
+              {200: R("The current version as a ninjs 3.1 item (a tombstone if withdrawn); "
+                      "with `versions=all`, every change of it in order.", ItemHistory,
+                      headers={**ETAG, "Newsflow-Sequence": "The change this version is",
+                               "Newsflow-Operation": "What that change was"}),
+               304: R("Not modified (If-None-Match)."),
+               404: R("No item with this id that this key may see.", Error),
+               **PARTNER_ERRORS},
+              parameters=(_path("article_id", "^[0-9a-f]{1,32}$"),
+                          {"name": "versions", "in": "query", "required": False,
+                           "schema": {"enum": ["all"]}}),
+              tags=("partners",)),
 ]  # fmt: skip
 OPERATIONS += openapi.contract_operations()
 

@@ -8,7 +8,7 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from shared.artifacts import StoreUnavailable
-from shared.errors import Problem
+from shared.errors import Problem, ProblemError
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,13 @@ STORE_DOWN = "the artifact store is not answering; try again shortly"
 
 
 def init_app(app: Flask) -> None:
+    @app.errorhandler(ProblemError)
+    def _problem(exc: ProblemError):
+        resp = jsonify(exc.problem.as_json())
+        resp.status_code = exc.status
+        resp.headers.update(exc.headers)
+        return resp
+
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         status = exc.code or 500

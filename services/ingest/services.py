@@ -146,11 +146,10 @@ def _follow_up(article: ArticleIn) -> str:
 
 
 def _outbox(session: Session, article: ArticleIn, row: ArticleRow) -> int:
-    args: dict = {"args": [row.id, row.version]}
-    embargo = article.embargoedUntil
-    if article.pubStatus == "usable" and embargo and embargo > utcnow():
-        args["eta"] = embargo.isoformat()
-    outbox = OutboxRow(task=_follow_up(article), args=args)
+    # An embargoed version is processed at once and held by the worker until its time
+    # (render.services.hold; the scheduler releases it): no broker ETA, which on Redis would
+    # be redelivered every visibility timeout and would live only in the broker.
+    outbox = OutboxRow(task=_follow_up(article), args={"args": [row.id, row.version]})
     session.add(outbox)
     session.flush()
     return outbox.id
@@ -183,6 +182,7 @@ def upsert_article(session: Session, article: ArticleIn) -> UpsertResult:
     row.doc = doc
     row.content_hash = digest
     row.version_created = article.versionCreated
+    row.embargoed_until = article.embargoedUntil
     row.status = "queued" if article.pubStatus == "usable" else "withdrawn"
     row.status_reason = None
     outbox_id = _outbox(session, article, row)
@@ -202,6 +202,7 @@ def _insert(session: Session, article: ArticleIn, doc: dict, digest: str) -> Ups
         media={},
         version_created=article.versionCreated,
         first_created=first,
+        embargoed_until=article.embargoedUntil,
     )
     try:
         with session.begin_nested():

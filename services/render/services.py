@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from render import feedbuild, images, pages, view
 from render.context import RenderContext
 from render.fetch import FetchRefused
-from shared import keys
+from shared import changes, keys
 from shared.models import ArticleRow, FeedEntry, FeedLogRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -194,10 +194,52 @@ def _serialize_log_appends(session: Session) -> None:
 class Published(NamedTuple):
     feeds: list[str]  # to rebuild
     pictures: bool  # any picture made, so AVIF renditions can follow
+    change: int | None = None  # the change log row appended, if any
+    held: bool = False  # held by its embargo: nothing public was written
+
+
+def _held(ctx: RenderContext, article_id: str, version: int) -> bool:
+    with ctx.readers() as session:
+        row = current(session, article_id, version)
+        embargo = row.embargoed_until if row is not None else None
+    return embargo is not None and embargo > utcnow()
+
+
+def hold(ctx: RenderContext, article_id: str, version: int) -> Published:
+    """A version whose embargo lies ahead: nothing public is written (no page, no feed
+    entry, no feed log row), the article is ``embargoed`` until the scheduler releases it
+    (newsflow.scheduler sends this step again), and partners with ``embargo:read`` get the
+    version flagged from the change log. A public earlier version stays as it is."""
+    with ctx.sessions.begin() as session:
+        row = current(session, article_id, version)
+        if row is None:
+            return Published([], False)
+        if row.published_version != version:
+            row.status = "embargoed"
+            row.status_reason = f"embargoed until {row.embargoed_until.isoformat()}"
+        last = changes.last_change(session, article_id)
+        if last is not None and last.version == version:
+            return Published([], False, held=True)  # a re-run: logged already
+        op = changes.OP_UPDATED if changes.was_public(session, article_id) else changes.OP_PUBLISHED
+        change = changes.append(
+            session, row, op, changes.AUDIENCE_EMBARGO, doc=row.doc, media=row.media
+        )
+        return Published([], False, change.seq, held=True)
+
+
+def _public_op(session: Session, article_id: str) -> str:
+    last = changes.last_change(session, article_id)
+    held = last is not None and last.audience == changes.AUDIENCE_EMBARGO
+    if held and last.op != changes.OP_WITHDRAWN:
+        return changes.OP_RELEASED
+    return changes.OP_UPDATED if changes.was_public(session, article_id) else changes.OP_PUBLISHED
 
 
 def publish_page(ctx: RenderContext, article_id: str, version: int) -> Published:
-    """Render the page, then publish: feed memberships change in one transaction."""
+    """Render the page, then publish: feed memberships change in one transaction, and the
+    change log gets the publication (or the update, or the embargo's release)."""
+    if _held(ctx, article_id, version):
+        return hold(ctx, article_id, version)
     new_keys = _render_page(ctx, article_id, version)
     if new_keys is None:
         return Published([], False)
@@ -214,22 +256,28 @@ def publish_page(ctx: RenderContext, article_id: str, version: int) -> Published
             FeedEntry(feed_key=k, article_id=article_id, sort_at=row.first_created)
             for k in new_keys
         )
+        change = None
         if (row.published_version or 0) < version:  # a re-run of this step logs nothing
             _serialize_log_appends(session)
             session.add_all(
                 FeedLogRow(feed_key=k, article_id=article_id, version=version) for k in new_keys
             )
+            # After the feed log's lock, always in this order (no deadlock between the two).
+            op = _public_op(session, article_id)
+            change = changes.append(session, row, op, doc=row.doc, media=row.media).seq
         row.status = "published"
         row.status_reason = None
         row.published_version = version
         row.published_doc, row.published_media = row.doc, row.media
         row.published_at = row.published_at or utcnow()
-    return Published(sorted(old_keys | set(new_keys)), pictures)
+    return Published(sorted(old_keys | set(new_keys)), pictures, change)
 
 
 def withdraw(ctx: RenderContext, article_id: str, version: int) -> list[str]:
     """Take the article out of its feeds; returns every feed it is or ever was in (the feed
-    log keeps them, so a retry after this committed still finds them all)."""
+    log keeps them, so a retry after this committed still finds them all). Partners who saw
+    it get a tombstone in the change log: everybody if it was public, only ``embargo:read``
+    partners if it was only ever seen under embargo."""
     with ctx.sessions.begin() as session:
         row = current(session, article_id, version)
         if row is None:
@@ -242,6 +290,14 @@ def withdraw(ctx: RenderContext, article_id: str, version: int) -> list[str]:
             )
         )
         session.execute(delete(FeedEntry).where(FeedEntry.article_id == article_id))
+        last = changes.last_change(session, article_id)
+        if last is not None and last.op != changes.OP_WITHDRAWN:
+            audience = (
+                changes.AUDIENCE_ALL
+                if changes.was_public(session, article_id)
+                else changes.AUDIENCE_EMBARGO
+            )
+            changes.append(session, row, changes.OP_WITHDRAWN, audience)
         row.status = "withdrawn"
         row.published_version = None
         row.published_doc = row.published_media = None
