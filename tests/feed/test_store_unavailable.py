@@ -28,8 +28,10 @@ def client(tmp_path, redis_srv, monkeypatch):
         }
     )
     app = create_app(settings, sender=lambda *a, **k: None)
-    app.extensions["newsflow"].artifacts.store.timeout = 1
-    return app.test_client()
+    cache = app.extensions["newsflow"].artifacts
+    cache.store.timeout = 1
+    yield app.test_client()
+    cache.listener.stop()
 
 
 @pytest.mark.parametrize("path", ["/feeds/all.atom", "/articles/abc123", "/", "/media/ab/w640.jpg"])
