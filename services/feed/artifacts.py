@@ -90,11 +90,11 @@ class ArtifactCache:
     def _get_local(self, key: str) -> Served | None:
         # get() on local disk: the fast path asks this per request.
         try:
-            info = self.store.info(key)
-            if info is None:
+            version = self.store.version(key)
+            if version is None:
                 return None
             slot = self._slots.get(key)
-            if slot is not None and slot.served is not None and slot.served.version == info[2]:
+            if slot is not None and slot.served is not None and slot.served.version == version:
                 return slot.served
             return self._fetch(key)
         except BadKey:

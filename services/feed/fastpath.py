@@ -7,7 +7,7 @@ rebuild; on a network store the writer's announcement does), with the gzip/brotl
 the worker wrote at generation time. Everything else, and any feed that does not exist, goes
 to the Flask app.
 
-Per request the work is one ``info()`` (a stat) and a few dict lookups: the header lists of every
+Per request the work is one ``version()`` (a stat) and a few dict lookups: the header lists of every
 variant (200 and 304) are built once per file version, the codings an ``Accept-Encoding``
 value accepts are remembered, and an ``If-None-Match`` that is exactly the ETag is matched
 without parsing (measurements: docs/benchmarks.md).
@@ -139,7 +139,7 @@ class FeedFastPath:
         self.app = app
         self.artifacts = artifacts
         store = artifacts.store
-        self._info = None if artifacts.remote else store.info
+        self._version_of = None if artifacts.remote else store.version
         self.max_age = max_age
         self.links = links  # Link header (hub, self) for a request path
         self.max_entries = max_entries
@@ -182,11 +182,13 @@ class FeedFastPath:
         cached = self._cache.get(path)
         if cached is not None:
             # A feed seen before. On local disk, a settled feed is confirmed with one
-            # info() (a stat), nothing else: the hot path of every poll.
-            if self._info is not None and not cached.waiting:
-                info = self._info(cached.key)
-                if info is not None and info[2] == cached.version:
-                    return cached
+            # version() (a stat), nothing else: the hot path of every poll.
+            if (
+                self._version_of is not None
+                and not cached.waiting
+                and self._version_of(cached.key) == cached.version
+            ):
+                return cached
             # Otherwise the cache tells whether the worker has rebuilt it.
             key = cached.key
             served = self.artifacts.get(key)

@@ -25,7 +25,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 
 import redis
 
@@ -190,3 +190,6 @@ class LeasedStore:
 
     def info(self, key: str) -> ArtifactInfo | None:
         return self.store.info(key)
+
+    def version(self, key: str) -> Hashable | None:
+        return self.store.version(key)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 
 import redis
 
@@ -88,3 +88,6 @@ class AnnouncingStore:
 
     def info(self, key: str) -> ArtifactInfo | None:
         return self.store.info(key)
+
+    def version(self, key: str) -> Hashable | None:
+        return self.store.version(key)

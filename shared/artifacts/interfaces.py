@@ -57,6 +57,10 @@ class ArtifactStore(Protocol):
     def get(self, key: str) -> bytes | None: ...
     def load(self, key: str) -> Artifact | None: ...
     def info(self, key: str) -> ArtifactInfo | None: ...
+    def version(self, key: str) -> Hashable | None:
+        """``info(key).version`` (None when absent), as cheaply as the backend can: the feed's
+        per-request check that a cached copy is current on local disk."""
+
     def delete(self, key: str) -> None:
         """Idempotent: deleting what is not there is no error."""
 

@@ -13,6 +13,7 @@ import mimetypes
 import os
 import threading
 import time
+from collections.abc import Hashable
 from urllib.parse import urlsplit
 
 import boto3
@@ -143,6 +144,10 @@ class S3ArtifactStore:
         except BotoCoreError as exc:
             raise StoreUnavailable(f"cannot ask {self!r} about {key!r}: {exc}") from exc
         return _info(answer, answer["ContentLength"])
+
+    def version(self, key: str) -> Hashable | None:
+        found = self.info(key)
+        return None if found is None else found.version
 
     def delete(self, key: str) -> None:
         name = self._key(key)

@@ -63,6 +63,15 @@ def test_version_changes_when_bytes_of_the_same_size_are_written(store):
     assert store.info("feeds/all.rss").version != first
 
 
+def test_version_is_the_version_info_gives(store):
+    store.put("feeds/all.rss", b"x")
+    assert store.version("feeds/all.rss") == store.info("feeds/all.rss").version
+
+
+def test_version_of_a_missing_key_is_none(store):
+    assert store.version("feeds/never-written.rss") is None
+
+
 def test_load_gives_bytes_with_the_info_of_that_version(store):
     store.put("feeds/all.atom", b"<feed/>")
     found = store.load("feeds/all.atom")
