@@ -56,7 +56,7 @@ class ArtifactCache:
         on_first_use: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
-        self.remote = bool(getattr(store, "remote", False))
+        self.remote = store.remote
         # Both bounds hold: many small feeds, or a few large renditions. The oldest copy
         # goes first; it is loaded again when asked for.
         self.max_entries = max_entries
@@ -113,7 +113,7 @@ class ArtifactCache:
             return slot.served
         generation = self._generation
         try:
-            info = self.store.info(key)
+            version = self.store.version(key)  # one HEAD on S3
         except StoreUnavailable as exc:
             if slot.served is None:
                 raise
@@ -122,10 +122,10 @@ class ArtifactCache:
             log.warning("artifact store unavailable, serving the cached %s: %s", key, exc)
             slot.checked = now
             return slot.served
-        if info is None:
+        if version is None:
             self._keep(key, None, now, generation)
             return None
-        if slot.served is not None and slot.served.version == info.version:
+        if slot.served is not None and slot.served.version == version:
             if generation == self._generation:
                 slot.checked = now
             return slot.served
