@@ -15,7 +15,7 @@ from shared.artifacts import LocalArtifactStore, StoreUnavailable
 from shared.artifacts.announce import AnnouncingStore
 from shared.artifacts.s3 import S3ArtifactStore
 from shared.redisurl import client
-from tests.conftest import free_port
+from tests.conftest import RedisServer, free_port
 
 KEY = "feeds/all.atom"
 
@@ -144,3 +144,26 @@ def test_the_oldest_copies_go_when_the_byte_budget_is_spent(tmp_path):
         cache.get(f"pages/{name}.html")
     assert cache.held_bytes == 200
     assert cache._slots.keys() == {"pages/b.html", "pages/c.html"}
+
+
+def test_after_redis_comes_back_every_copy_is_revalidated(store, tmp_path):
+    # Announcements made while the listener was away are lost (pub/sub keeps no backlog):
+    # on subscribing again it has every copy confirmed.
+    own = RedisServer(free_port(), tmp_path / "redis")
+    own.start()
+    cache = ArtifactCache(store, revalidate_after=60)
+    listener = Listener(own.url, cache, retry_after=0.2)
+    cache.set_first_use(listener.start)
+    try:
+        store.put(KEY, b"v1")
+        assert cache.get(KEY).data == b"v1"
+        assert listener.subscribed.wait(10)
+        own.stop()
+        assert wait_for(lambda: not listener.subscribed.is_set())
+        store.put(KEY, b"v2")  # announced to nobody
+        own.start()
+        assert listener.subscribed.wait(10)
+        assert cache.get(KEY).data == b"v2"
+    finally:
+        listener.stop()
+        own.stop()
