@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 import requests
 
-from newsflow import admin_cli, localkeys
+from newsflow import admin_cli, localkeys, roles_cli
 from newsflow.partner_cli import partner
 from shared.settings import Settings
 
@@ -186,13 +186,16 @@ def relay() -> None:
     from ingest import maintenance
     from ingest.context import IngestContext
     from ingest.relay import run_forever
+    from newsflow import heartbeat
 
     settings = Settings.from_env()
     ctx = IngestContext.build(settings)
     maintenance.start(
         [lambda: maintenance.prune_audit(ctx.sessions, settings.audit_retention_days)]
     )
-    run_forever(ctx.sessions, ctx.relay_send, settings.relay_interval)
+    # run_forever asks `stop` before every pass: the pass's heartbeat (`newsflow health relay`).
+    beat = heartbeat.Beat(settings.data_dir, "relay")
+    run_forever(ctx.sessions, ctx.relay_send, settings.relay_interval, stop=lambda: beat() or False)
 
 
 @main.command()
@@ -224,7 +227,7 @@ def schema(check: bool) -> None:
 
 
 main.add_command(partner)
-for _command in admin_cli.COMMANDS:
+for _command in admin_cli.COMMANDS + roles_cli.COMMANDS:
     main.add_command(_command)
 
 
