@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -30,6 +31,29 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError as exc:
         raise SystemExit(f"newsflow: {name}={raw!r} is not a number") from exc
+
+
+def _artifact_store(raw: str) -> str:
+    """ "" (the default directory), an absolute directory, or s3://bucket[/prefix]."""
+    raw = raw.strip()
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme == "s3":
+        if not parts.netloc:
+            raise SystemExit(
+                f"newsflow: ARTIFACT_STORE={raw!r} names no bucket (s3://bucket/prefix)"
+            )
+        return raw.rstrip("/")
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise SystemExit(f"newsflow: ARTIFACT_STORE={raw!r}: file:// URLs name a local path")
+        return str(Path(unquote(parts.path)).resolve())
+    if parts.scheme and "://" in raw:
+        raise SystemExit(
+            f"newsflow: ARTIFACT_STORE={raw!r}: use a directory, file:///path or s3://bucket/prefix"
+        )
+    return str(Path(raw).resolve())
 
 
 @dataclass(frozen=True)
@@ -68,9 +92,23 @@ class Settings:
     webhook_retry_max_s: float = 4 * 3600.0
     webhook_max_attempts: int = 10
     webhook_disable_after_s: float = 5 * 24 * 3600.0
+    # Where artifacts live: "" (the data dir's artifacts/), a directory, or s3://bucket/prefix
+    # (docs/operations.md). S3 credentials are boto3's own environment variables, never here.
+    artifact_store: str = ""
+    s3_endpoint_url: str = ""  # MinIO or another S3-compatible server; empty: AWS
+    # A feed replica on a remote store asks it again after this long even without a
+    # pub/sub announcement (the safety net for a missed one).
+    artifact_revalidate: float = 5.0
+
+    @property
+    def artifacts_remote(self) -> bool:
+        return self.artifact_store.startswith("s3://")
 
     @property
     def artifacts_dir(self) -> Path:
+        """The local backend's directory (meaningless for a remote store)."""
+        if self.artifact_store and not self.artifacts_remote:
+            return Path(self.artifact_store)
         return self.data_dir / "artifacts"
 
     @property
@@ -114,6 +152,9 @@ class Settings:
             webhook_retry_max_s=_float(env, "WEBHOOK_RETRY_MAX", 4 * 3600.0),
             webhook_max_attempts=max(1, _int(env, "WEBHOOK_MAX_ATTEMPTS", 10)),
             webhook_disable_after_s=_float(env, "WEBHOOK_DISABLE_AFTER", 5 * 24 * 3600.0),
+            artifact_store=_artifact_store(env.get("ARTIFACT_STORE", "")),
+            s3_endpoint_url=env.get("S3_ENDPOINT_URL", ""),
+            artifact_revalidate=max(0.1, _float(env, "ARTIFACT_REVALIDATE_SECONDS", 5.0)),
             fetch_allow_hosts=frozenset(
                 h.strip().lower() for h in env.get("FETCH_ALLOW_HOSTS", "").split(",") if h.strip()
             ),
@@ -145,4 +186,7 @@ class Settings:
             "WEBHOOK_RETRY_MAX": repr(self.webhook_retry_max_s),
             "WEBHOOK_MAX_ATTEMPTS": str(self.webhook_max_attempts),
             "WEBHOOK_DISABLE_AFTER": repr(self.webhook_disable_after_s),
+            "ARTIFACT_STORE": self.artifact_store,
+            "S3_ENDPOINT_URL": self.s3_endpoint_url,
+            "ARTIFACT_REVALIDATE_SECONDS": str(self.artifact_revalidate),
         }

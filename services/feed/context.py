@@ -8,8 +8,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from feed.artifacts import ArtifactCache
+from feed.invalidation import Listener
 from feed.livemedia import LiveMedia
-from shared.artifacts import LocalArtifactStore
+from shared.artifacts import open_store
 from shared.db import make_engine, make_sessionmaker
 from shared.settings import Settings
 
@@ -30,6 +31,16 @@ class FeedContext:
             settings=settings,
             engine=engine,
             sessions=sessions,
-            artifacts=ArtifactCache(LocalArtifactStore(settings.artifacts_dir)),
+            artifacts=artifact_cache(settings),
             live_media=LiveMedia(sessions),
         )
+
+
+def artifact_cache(settings: Settings) -> ArtifactCache:
+    """The one in-memory copy of the artifacts this process serves (pages, media and the
+    fast path's feeds). On a remote store it listens for the writers' announcements."""
+    cache = ArtifactCache(open_store(settings), revalidate_after=settings.artifact_revalidate)
+    if cache.remote:
+        cache.listener = Listener(settings.redis_url, cache)
+        cache.set_first_use(cache.listener.start)
+    return cache
