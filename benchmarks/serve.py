@@ -421,8 +421,19 @@ def compare_app():
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     app = create_app()
-    ours = app.wsgi_app
-    app.wsgi_app = module.FeedFastPath(ours.app, ours.root, max_age=ours.max_age, links=ours.links)
+    metered = app.wsgi_app  # shared.httpmetrics.HttpMetrics, around the fast path
+    ours = metered.app
+    metered.app = module.FeedFastPath(ours.app, ours.root, max_age=ours.max_age, links=ours.links)
+    return app
+
+
+def unmetered_app():
+    """The feed app without its request metrics (shared.httpmetrics), to measure their cost:
+    ``--compare-unmetered``."""
+    from feed.app import create_app
+
+    app = create_app()
+    app.wsgi_app = app.wsgi_app.app
     return app
 
 
@@ -508,9 +519,14 @@ def inprocess(artifacts: Path, n: int) -> dict[str, float]:
     fp(environ(), lambda s, h: sink.append(dict(h)))
     etag = sink[-1]["ETag"]
     os.environ.setdefault("NEWSFLOW_DATA_DIR", str(artifacts.parent))
+    from shared.httpmetrics import HttpMetrics
+
+    metered = HttpMetrics(fp, lambda path: "/feeds/<path:rest>")
     cases = {
         "fast path 200": (fp, environ()),
         "fast path 304": (fp, environ(HTTP_IF_NONE_MATCH=etag)),
+        "fast path 200 + request metrics": (metered, environ()),
+        "fast path 304 + request metrics": (metered, environ(HTTP_IF_NONE_MATCH=etag)),
         "floor app 200": (floor_app, environ()),
     }
     result = {}
@@ -557,6 +573,11 @@ def main() -> int:
         "--compare-fastpath",
         metavar="FILE",
         help="also run gunicorn and granian bt=1 with this fastpath.py (e.g. the previous one)",
+    )
+    ap.add_argument(
+        "--compare-unmetered",
+        action="store_true",
+        help="also run granian bt=1 with the request metrics (shared.httpmetrics) taken off",
     )
     ap.add_argument("--profile", action="store_true", help="print a cProfile of the fast path")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
@@ -623,6 +644,11 @@ def main() -> int:
                 if "granian" in srv.name:
                     srv.cmd.insert(-1, "--factory")
                 servers.append(srv)
+        if args.compare_unmetered:
+            srv = granian_server(env, w, 1, app="serve:unmetered_app")
+            srv.cmd.insert(-1, "--factory")
+            srv.name = "granian wsgi bt=1 [no request metrics]"
+            servers.append(srv)
         if args.only:
             keep = [s.strip() for s in args.only.split(",")]
             servers = [s for s in servers if s.name == "nginx" or any(k in s.name for k in keep)]

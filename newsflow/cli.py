@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 import signal
 import sys
 import time
@@ -14,14 +14,16 @@ import requests
 
 from newsflow import admin_cli, localkeys, roles_cli
 from newsflow.partner_cli import partner
+from shared import logs
 from shared.settings import Settings
 
 
 @click.group()
 def main() -> None:
     """newsflow: event-driven content distribution."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # The operator's commands talk to a person; a long-running service (relay) sets itself up
+    # again with its own name and LOG_FORMAT.
+    logs.setup("newsflow", logs.CONSOLE)
 
 
 @main.command()
@@ -30,14 +32,21 @@ def main() -> None:
     "--host", default="127.0.0.1", show_default=True, help="Address the web services bind to."
 )
 @click.option("--concurrency", default=2, show_default=True, help="Worker processes.")
-def up(demo: bool, host: str, concurrency: int) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(logs.FORMATS),
+    default=logs.CONSOLE,
+    show_default=True,
+    help="The children's log lines (data dir logs/): text for people, or JSON lines.",
+)
+def up(demo: bool, host: str, concurrency: int, log_format: str) -> None:
     """Start Redis (private unless REDIS_URL is set), worker, relay and both web services."""
     from newsflow.clients import HttpIngest
     from newsflow.importer import import_files
     from newsflow.launcher import Stack, demo_dir
     from newsflow.supervisor import StopSignals
 
-    settings = Settings.from_env()
+    settings = dataclasses.replace(Settings.from_env(), log_format=log_format)
     # Ctrl-C, `kill`, a service manager's stop and a closed terminal (SIGHUP) all end in the
     # same orderly stop.
     signals = StopSignals()
@@ -189,6 +198,7 @@ def relay() -> None:
     from newsflow import heartbeat
 
     settings = Settings.from_env()
+    logs.setup("relay", settings.log_format)
     ctx = IngestContext.build(settings)
     maintenance.start(
         [lambda: maintenance.prune_audit(ctx.sessions, settings.audit_retention_days)]

@@ -32,6 +32,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise SystemExit(f"newsflow: {name}={raw!r} is not a number") from exc
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = env.get(name) or default
+    if raw not in choices:
+        raise SystemExit(f"newsflow: {name}={raw!r}: use one of {', '.join(choices)}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -61,6 +68,15 @@ class Settings:
     rate_limit: str = "600/minute"
     # Audit rows older than this are pruned by the periodic job.
     audit_retention_days: int = 90
+    # Log lines: "json" (one object a line, for operators' collectors) or "console" (people;
+    # `newsflow up` chooses it by default). shared.logs.
+    log_format: str = "json"
+    # Who may read /metrics (shared.metrics.may_scrape): with a token, whoever sends it as a
+    # bearer token; without one, only loopback callers not relayed by a proxy.
+    metrics_token: str = field(default="", repr=False)
+    # The worker's own metrics endpoint (render.observe); port 0 turns it off.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = 8003
 
     @property
     def artifacts_dir(self) -> Path:
@@ -103,6 +119,10 @@ class Settings:
             key_secret=env.get("NEWSFLOW_KEY_SECRET", ""),
             rate_limit=env.get("RATE_LIMIT") or "600/minute",
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 90),
+            log_format=_choice(env, "LOG_FORMAT", ("json", "console"), "json"),
+            metrics_token=env.get("METRICS_TOKEN", ""),
+            worker_metrics_host=env.get("WORKER_METRICS_HOST") or "127.0.0.1",
+            worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 8003),
             fetch_allow_hosts=frozenset(
                 h.strip().lower() for h in env.get("FETCH_ALLOW_HOSTS", "").split(",") if h.strip()
             ),
@@ -130,4 +150,8 @@ class Settings:
             "NEWSFLOW_KEY_SECRET": self.key_secret,
             "RATE_LIMIT": self.rate_limit,
             "AUDIT_RETENTION_DAYS": str(self.audit_retention_days),
+            "LOG_FORMAT": self.log_format,
+            "METRICS_TOKEN": self.metrics_token,
+            "WORKER_METRICS_HOST": self.worker_metrics_host,
+            "WORKER_METRICS_PORT": str(self.worker_metrics_port),
         }

@@ -31,6 +31,9 @@ TASK_WEBSUB_VERIFY = "newsflow.notify.websub_verify"
 # (subscription_id,): POST the topic's current feed to one subscriber.
 TASK_WEBSUB_DELIVER = "newsflow.notify.websub_deliver"
 
+# The tasks whose arguments are (article_id, version): their log lines name the article.
+ARTICLE_TASKS = frozenset({TASK_PROCESS_IMAGES, TASK_IMAGES_AVIF, TASK_RENDER_PAGE, TASK_WITHDRAW})
+
 TASK_QUEUES = {
     TASK_PROCESS_IMAGES: QUEUE_IMAGES,
     TASK_IMAGES_AVIF: QUEUE_IMAGES,

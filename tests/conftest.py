@@ -255,6 +255,9 @@ def stack(database_url, redis_srv, engine, tmp_path_factory) -> Iterator[Running
         "RELAY_INTERVAL": "0.2",
         "ARCHIVE_PAGE_SIZE": "3",  # small, so a few articles fill RFC 5005 archive pages
         "FETCH_ALLOW_HOSTS": "127.0.0.1,localhost",
+        # A port of its own: other stacks may run on this machine at the same time.
+        "WORKER_METRICS_PORT": str(free_port()),
+        "LOG_FORMAT": "json",  # the log tests read the lines (tests/e2e/test_logs.py)
     }
     settings = Settings.from_env(env)
     redis_srv.start() if redis_srv.proc is None or redis_srv.proc.poll() is not None else None

@@ -14,7 +14,7 @@ import redis
 from celery import Celery, Task
 from sqlalchemy.exc import OperationalError
 
-from render import coalesce, feedbuild, images, locks, notify, services
+from render import coalesce, feedbuild, images, locks, notify, observe, services
 from render.fetch import FetchTransient
 from shared.tasknames import (
     TASK_IMAGES_AVIF,
@@ -73,6 +73,7 @@ class DeliveryTask(Task):
     """When a delivery gives up, its subscription says so, with the reason."""
 
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        observe.websub_delivery("given_up")
         if args:
             reason = f"delivery given up: {type(exc).__name__}: {exc}"
             notify.record_failure(self.app.newsflow, args[0], reason)
@@ -132,6 +133,8 @@ def _rebuild(task: Task, feed_keys: list[str]) -> None:
 
 def render_page(self: Task, article_id: str, version: int) -> None:
     published = services.publish_page(self.app.newsflow, article_id, version)
+    if published.feeds:  # every published article is in "all"; none means a stale version
+        observe.published()
     _rebuild(self, published.feeds)
     if published.pictures and images.AVIF_AVAILABLE:
         _send(self, TASK_IMAGES_AVIF, article_id, version)
@@ -206,7 +209,13 @@ def websub_verify(
 
 
 def websub_deliver(self: Task, subscription_id: str) -> str:
-    return notify.deliver(self.app.newsflow, subscription_id)
+    try:
+        outcome = notify.deliver(self.app.newsflow, subscription_id)
+    except notify.NotifyTransient:
+        observe.websub_delivery("retry")
+        raise
+    observe.websub_delivery(outcome)
+    return outcome
 
 
 def register(app: Celery) -> None:

@@ -47,7 +47,7 @@ class Blocking:
         self.release = threading.Event()
         self.ran: list[list] = []
 
-    def __call__(self, task, args, eta=None) -> None:
+    def __call__(self, task, args, eta=None, headers=None) -> None:
         self.ran.append(args)
         self.release.wait(10)
 
