@@ -179,6 +179,9 @@ def setup(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # warnings.warn() lines (Celery's warning about running as root, deprecations) as lines
+    # of the log too, not bare text on stderr between them.
+    logging.captureWarnings(True)
     # Chatty at INFO and of no use to an operator: every SQL statement, every HTTP connection.
     for name in ("sqlalchemy.engine", "urllib3", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -201,9 +204,7 @@ def dict_config(service: str, fmt: str) -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {
-            "newsflow": {"()": "shared.logs.formatter", "service": service, "fmt": fmt}
-        },  # fmt: skip
+        "formatters": {"newsflow": {"()": "shared.logs.formatter", "service": service, "fmt": fmt}},
         "handlers": {"newsflow": handler},
         "loggers": {
             "_granian": {"handlers": ["newsflow"], "level": "INFO", "propagate": False},

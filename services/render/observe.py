@@ -189,6 +189,9 @@ def serve_metrics(ctx) -> WSGIServer | None:
 def install(app: Celery) -> None:
     """Connect the signals (once, in the worker's entry point ``render.worker``)."""
     settings = app.newsflow.settings
+    # At once, as well as on Celery's signal: the worker warns (running as root, for one)
+    # before it sets its logging up, and that line must be JSON too.
+    logs.setup("worker", settings.log_format)
 
     def setup_logging(loglevel=None, **_):
         logs.setup("worker", settings.log_format, loglevel or logging.INFO)
