@@ -6,6 +6,7 @@ from flask import Flask
 
 from ingest import auth, contract, errors, limits, observe, views
 from ingest.context import IngestContext
+from shared.httpmetrics import HttpMetrics
 from shared.settings import Settings
 
 
@@ -23,4 +24,6 @@ def create_app(settings: Settings | None = None, context: IngestContext | None =
     limits.init_app(app)
     views.init_app(app)
     contract.init_app(app)
+    # Requests by route and status, and their latency (shared.httpmetrics).
+    app.wsgi_app = HttpMetrics(app.wsgi_app)
     return app

@@ -64,7 +64,7 @@ def test_a_send_that_overruns_raises_and_opens_the_breaker():
 
 
 def test_a_send_that_fails_opens_the_breaker_and_keeps_its_error():
-    def refused(task, args, eta=None):
+    def refused(task, args, eta=None, headers=None):
         raise ConnectionRefusedError("nobody there")
 
     send = BoundedSender(refused, deadline=1, breaker=CircuitBreaker(cooldown=60))
