@@ -352,6 +352,9 @@ def app_env(tmp: Path, redis_url: str) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{data / 'newsflow.db'}",
         "REDIS_URL": redis_url,
         "PYTHONPATH": str(ROOT / "benchmarks"),
+        # As deployed: metrics in multiprocess mode (shared.metrics), lines as JSON.
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"),
+        "LOG_FORMAT": "json",
     }
 
 
@@ -497,8 +500,9 @@ def check_answers(url: str, raw: bytes) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def inprocess(artifacts: Path, n: int) -> dict[str, float]:
-    """Microseconds per call of the fast path (200 and 304) and of the floor app."""
+def inprocess(artifacts: Path, n: int, rounds: int = 5) -> dict[str, float]:
+    """Microseconds per call of the fast path (200 and 304), with the request metrics
+    around it (shared.httpmetrics), and of the floor app: the best of ``rounds``."""
     from feed.fastpath import FeedFastPath
 
     def fallback(environ, start_response):
@@ -529,15 +533,19 @@ def inprocess(artifacts: Path, n: int) -> dict[str, float]:
         "fast path 304 + request metrics": (metered, environ(HTTP_IF_NONE_MATCH=etag)),
         "floor app 200": (floor_app, environ()),
     }
-    result = {}
-    for name, (app, env) in cases.items():
-        for _ in range(200):
-            app(dict(env), start_response)
-        t0 = time.perf_counter()
-        for _ in range(n):
-            app(dict(env), start_response)
-        result[name] = (time.perf_counter() - t0) / n * 1e6
-        sink.clear()
+    result: dict[str, float] = {}
+    # The cases take turns, and each keeps its best round: on a machine shared with other
+    # work, the minimum is the figure least disturbed by it.
+    for _ in range(rounds):
+        for name, (app, env) in cases.items():
+            for _ in range(200):
+                app(dict(env), start_response)
+            t0 = time.perf_counter()
+            for _ in range(n):
+                app(dict(env), start_response)
+            us = (time.perf_counter() - t0) / n * 1e6
+            result[name] = min(us, result.get(name, us))
+            sink.clear()
     return result
 
 
@@ -613,7 +621,10 @@ def main() -> int:
 
         us = inprocess(artifacts, 20000)
         base = us["floor app 200"]
-        print("\nin-process, one call (baseline: floor app 200 = a WSGI app returning the bytes)")
+        print(
+            "\nin-process, one call, best of 5 rounds "
+            "(baseline: floor app 200 = a WSGI app returning the bytes)"
+        )
         print(table([(k, f"{v:.1f}", f"{v / base:.2f}") for k, v in us.items()],
                     ("case", "µs/call", "× floor")))  # fmt: skip
         if args.profile:
