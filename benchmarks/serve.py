@@ -496,6 +496,59 @@ def check_answers(url: str, raw: bytes) -> str:
 
 
 # --------------------------------------------------------------------------------------
+# A/B: the request metrics' cost, alternating runs
+# --------------------------------------------------------------------------------------
+
+
+def ab_metrics(tmp: Path, env: dict, args, procs: list) -> None:
+    """granian bt=1 with and without the request metrics (shared.httpmetrics), both up at
+    once, their wrk runs alternating (ABBA order per round): load from other work on the
+    machine then falls on both alike, which separate runs cannot promise."""
+    metered = granian_server(env, args.workers, 1)
+    metered.name = "with request metrics (as shipped)"
+    bare = granian_server(env, args.workers, 1, app="serve:unmetered_app")
+    bare.cmd.insert(-1, "--factory")
+    bare.name = "without request metrics"
+    servers = [metered, bare]
+    etags = {}
+    raw = (Path(env["NEWSFLOW_DATA_DIR"]) / "artifacts" / "feeds" / "all.atom").read_bytes()
+    for server in servers:
+        procs.append(server.start(tmp))
+        etags[server.name] = check_answers(server.url, raw)
+    runs: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
+    for r in range(args.ab_metrics):
+        order = servers if r % 2 == 0 else servers[::-1]
+        for kind in ("304", "200"):
+            for server in order if kind == "304" else order[::-1]:
+                hdr = {"Accept-Encoding": "gzip"}
+                if kind == "304":
+                    hdr["If-None-Match"] = etags[server.name]
+                load = wrk(server.url, hdr, args.duration, args.connections, args.wrk_threads)
+                runs[(server.name, kind)].append(load.rps)
+        print(f"  round {r + 1}: " + ", ".join(
+            f"{n} {k} {v[-1]:,.0f}/s" for (n, k), v in runs.items()), flush=True)  # fmt: skip
+
+    def median(xs: list[float]) -> float:
+        return sorted(xs)[len(xs) // 2]
+
+    rows = []
+    for kind in ("200", "304"):
+        with_m, without = runs[(metered.name, kind)], runs[(bare.name, kind)]
+        paired = [a / b for a, b in zip(with_m, without, strict=True)]
+        rows.append((kind, f"{median(without):,.0f}", f"{median(with_m):,.0f}",
+                     f"{median(with_m) / median(without):.3f}", f"{median(paired):.3f}",
+                     f"{min(paired):.3f}–{max(paired):.3f}"))  # fmt: skip
+    print(
+        f"\nrequest metrics A/B: granian bt=1, {args.workers} workers, wrk -t{args.wrk_threads} "
+        f"-c{args.connections} -d{args.duration:g}s, {args.ab_metrics} alternating rounds; "
+        "baseline: without request metrics = 1.00"
+    )
+    print(table(rows, ("answer", "without /s (median)", "with /s (median)", "with × without",
+                       "paired ratio (median)", "paired ratio range")))  # fmt: skip
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+# --------------------------------------------------------------------------------------
 # In-process profile of the fast path
 # --------------------------------------------------------------------------------------
 
@@ -587,6 +640,14 @@ def main() -> int:
         action="store_true",
         help="also run granian bt=1 with the request metrics (shared.httpmetrics) taken off",
     )
+    ap.add_argument(
+        "--ab-metrics",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="only measure the request metrics' cost: granian bt=1 with and without, "
+        "ROUNDS alternating rounds",
+    )
     ap.add_argument("--profile", action="store_true", help="print a cProfile of the fast path")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = ap.parse_args()
@@ -629,6 +690,9 @@ def main() -> int:
                     ("case", "µs/call", "× floor")))  # fmt: skip
         if args.profile:
             print(profile_fastpath(artifacts))
+        if args.ab_metrics:
+            ab_metrics(tmp, env, args, procs)
+            return 0
 
         w = args.workers
         servers = [
