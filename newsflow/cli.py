@@ -208,6 +208,16 @@ def relay() -> None:
     run_forever(ctx.sessions, ctx.relay_send, settings.relay_interval, stop=lambda: beat() or False)
 
 
+@main.command("log-config")
+@click.argument("service")
+def log_config(service: str) -> None:
+    """Print a logging dictConfig (JSON) for a server configured by file, such as granian's
+    --log-config: its own lines as SERVICE's, in LOG_FORMAT."""
+    import json
+
+    click.echo(json.dumps(logs.dict_config(service, Settings.from_env().log_format), indent=2))
+
+
 @main.command()
 @click.option(
     "--check", is_flag=True, help="Fail if the file on disk is stale instead of writing it."

@@ -146,9 +146,7 @@ def _follow_up(article: ArticleIn) -> str:
     return TASK_PROCESS_IMAGES if article.pubStatus == "usable" else TASK_WITHDRAW
 
 
-def _outbox(
-    session: Session, article: ArticleIn, row: ArticleRow, request_id: str | None
-) -> int:
+def _outbox(session: Session, article: ArticleIn, row: ArticleRow, request_id: str | None) -> int:
     # An embargoed version is processed at once and held by the worker until its time
     # (render.services.hold; the scheduler releases it): no broker ETA, which on Redis would
     # be redelivered every visibility timeout and would live only in the broker.
