@@ -73,6 +73,8 @@ def up(demo: bool, host: str, concurrency: int, log_format: str) -> None:
             f"  ingest API      {stack.ingest_url}/v1/articles\n"
             f"  article schema  {stack.ingest_url}/v1/schema\n"
             f"  health          {stack.ingest_url}/healthz  {stack.feed_url}/healthz\n"
+            f"  metrics         {stack.ingest_url}/metrics  {stack.feed_url}/metrics  "
+            f"http://{settings.worker_metrics_host}:{settings.worker_metrics_port}/metrics\n"
             f"  API reference   {stack.ingest_url}/docs/\n"
             + (f"  API key         {key}\n" if key else "")
             + f"  logs            {settings.data_dir}/logs/\n"

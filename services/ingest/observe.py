@@ -77,7 +77,11 @@ def init_app(app: Flask) -> None:
             response.headers["X-Request-ID"] = rid
         if request.endpoint == POST_ARTICLE and response.status_code >= 400:
             _refused(response)
-        if request.endpoint != "observe.metrics_view":
+        # Scrapes and passing health probes (every few seconds under compose) are no news.
+        quiet = request.endpoint == "observe.metrics_view" or (
+            request.endpoint == "ingest.healthz" and response.status_code == 200
+        )
+        if not quiet:
             access_log.info(
                 "%s %s %s",
                 request.method,
