@@ -128,3 +128,32 @@ def test_every_line_of_the_service_logs_is_a_json_object(stack):
             except ValueError:
                 pytest.fail(f"{name}.log line {number} is not JSON: {line[:300]!r}")
             assert {"ts", "level", "service", "event"} <= set(parsed), (name, number, line)
+
+
+def test_a_hostile_request_id_in_a_message_header_is_dropped_by_the_worker(stack):
+    """Anyone who can write to Redis can write headers: the worker checks them again."""
+    from render.app import create_app
+
+    resp = stack.post(article(uuid.uuid4().hex))
+    article_id = resp.json()["id"]
+    stack.wait_status(article_id, "published")
+    client = create_app(stack.settings)
+    sent = client.send_task(
+        TASK_PROCESS_IMAGES,
+        args=[article_id, 1],
+        queue="images",
+        headers={"request_id": "forged\nline evil-header", "ingested_at": "soon"},
+    )
+    found = wait_lines(stack, sent.id, lambda p: has_task_line(p["worker"], TASK_PROCESS_IMAGES,
+                                                               "task succeeded"))  # fmt: skip
+    assert has_task_line(found["worker"], TASK_PROCESS_IMAGES, "task succeeded")
+    assert all("request_id" not in x for x in found["worker"] if x.get("task_id") == sent.id)
+    assert not any(lines_with(stack, "evil-header").values())
+
+
+def test_a_passing_health_probe_writes_no_access_line(stack):
+    rid = f"probe-{uuid.uuid4().hex}"
+    requests.get(f"{stack.ingest}/healthz", headers={"X-Request-ID": rid}, timeout=10)
+    requests.get(f"{stack.ingest}/v1/nothing", headers={"X-Request-ID": rid + "-404"}, timeout=10)
+    found = wait_lines(stack, rid, lambda p: bool(p["ingest"]))
+    assert [x["status"] for x in found["ingest"] if x["logger"] == "ingest.access"] == [404]
