@@ -41,12 +41,15 @@ _REQUEST_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:-]{{0,{REQUEST_ID_MAX - 1}}}
 
 _context: ContextVar[Mapping[str, Any]] = ContextVar("newsflow_log_context", default={})  # noqa: B039
 
-# What every LogRecord has; anything else on a record came from ``extra=`` and is a field.
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message",
-    "asctime",
-    "taskName",
-}
+# The ``extra=`` fields a line may carry, besides the context's. An allowlist, not all of a
+# record's extras: a library's extras may hold secrets (Celery puts every task's arguments in
+# ``data``, and a WebSub verification's arguments include the subscriber's hub.secret).
+EXTRA_FIELDS = frozenset(
+    {
+        "outcome", "status", "error", "route", "method", "duration_ms", "outbox_id",
+        "refused_length",
+    }
+)  # fmt: skip
 
 
 def new_request_id() -> str:
@@ -96,9 +99,8 @@ def bound(**fields: Any) -> Iterator[None]:
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     out = dict(_context.get())
-    for name, value in vars(record).items():
-        if name not in _STANDARD and not name.startswith("_"):
-            out[name] = value
+    for name in EXTRA_FIELDS.intersection(vars(record)):
+        out[name] = getattr(record, name)
     return out
 
 

@@ -35,6 +35,16 @@ def test_a_line_carries_service_level_event_and_the_bound_context(lines):
     assert line["outcome"] == "created"
 
 
+def test_a_librarys_extras_are_left_out(lines):
+    """Celery logs every task's arguments in ``extra={"data": ...}``; a WebSub verification's
+    include the subscriber's secret."""
+    logging.getLogger("celery.app.trace").info(
+        "Task t[1] succeeded", extra={"data": {"args": "['subscribe', 'hub-secret-123']"}}
+    )
+    (line,) = lines()
+    assert "hub-secret-123" not in json.dumps(line)
+
+
 def test_the_context_ends_with_its_block(lines):
     with logs.bound(request_id="r1"):
         pass
