@@ -500,6 +500,19 @@ def check_answers(url: str, raw: bytes) -> str:
 # --------------------------------------------------------------------------------------
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a server and every process under it (its workers)."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            t = proc.cpu_times()
+            total += t.user + t.system
+    return total
+
+
 def ab_metrics(tmp: Path, env: dict, args, procs: list) -> None:
     """granian bt=1 with and without the request metrics (shared.httpmetrics), both up at
     once, their wrk runs alternating (ABBA order per round): load from other work on the
@@ -511,11 +524,17 @@ def ab_metrics(tmp: Path, env: dict, args, procs: list) -> None:
     bare.name = "without request metrics"
     servers = [metered, bare]
     etags = {}
+    pids: dict[str, int] = {}
     raw = (Path(env["NEWSFLOW_DATA_DIR"]) / "artifacts" / "feeds" / "all.atom").read_bytes()
     for server in servers:
-        procs.append(server.start(tmp))
+        proc = server.start(tmp)
+        procs.append(proc)
+        pids[server.name] = proc.pid
         etags[server.name] = check_answers(server.url, raw)
     runs: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
+    # CPU seconds the server's processes spent per answer: unlike the rate, hardly moved by
+    # other work on the machine (which takes the cores, not the server's CPU time).
+    cpu: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
     for r in range(args.ab_metrics):
         order = servers if r % 2 == 0 else servers[::-1]
         for kind in ("304", "200"):
@@ -523,8 +542,11 @@ def ab_metrics(tmp: Path, env: dict, args, procs: list) -> None:
                 hdr = {"Accept-Encoding": "gzip"}
                 if kind == "304":
                     hdr["If-None-Match"] = etags[server.name]
+                before = _cpu_seconds(pids[server.name])
                 load = wrk(server.url, hdr, args.duration, args.connections, args.wrk_threads)
+                spent = _cpu_seconds(pids[server.name]) - before
                 runs[(server.name, kind)].append(load.rps)
+                cpu[(server.name, kind)].append(spent / (load.rps * args.duration) * 1e6)
         print(f"  round {r + 1}: " + ", ".join(
             f"{n} {k} {v[-1]:,.0f}/s" for (n, k), v in runs.items()), flush=True)  # fmt: skip
 
@@ -533,9 +555,12 @@ def ab_metrics(tmp: Path, env: dict, args, procs: list) -> None:
 
     rows = []
     for kind in ("200", "304"):
+        a, b = median(cpu[(metered.name, kind)]), median(cpu[(bare.name, kind)])
+        rows.append((f"{kind} CPU µs/answer", f"{b:.1f}", f"{a:.1f}", f"{a / b:.3f}", "", ""))
+    for kind in ("200", "304"):
         with_m, without = runs[(metered.name, kind)], runs[(bare.name, kind)]
         paired = [a / b for a, b in zip(with_m, without, strict=True)]
-        rows.append((kind, f"{median(without):,.0f}", f"{median(with_m):,.0f}",
+        rows.append((f"{kind} answers/s", f"{median(without):,.0f}", f"{median(with_m):,.0f}",
                      f"{median(with_m) / median(without):.3f}", f"{median(paired):.3f}",
                      f"{min(paired):.3f}–{max(paired):.3f}"))  # fmt: skip
     print(
@@ -543,7 +568,7 @@ def ab_metrics(tmp: Path, env: dict, args, procs: list) -> None:
         f"-c{args.connections} -d{args.duration:g}s, {args.ab_metrics} alternating rounds; "
         "baseline: without request metrics = 1.00"
     )
-    print(table(rows, ("answer", "without /s (median)", "with /s (median)", "with × without",
+    print(table(rows, ("measure", "without (median)", "with (median)", "with × without",
                        "paired ratio (median)", "paired ratio range")))  # fmt: skip
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
