@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+import yaml
+from prometheus_client import Counter, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared import metrics
@@ -55,3 +60,44 @@ def test_the_webhook_hook_counts_by_outcome_and_folds_unknown_ones():
     assert after["delivered"] == before.get("delivered", 0) + 1
     assert after["other"] == before.get("other", 0) + 1
     assert "some text a caller made up" not in after
+
+
+# --- docs/operations.md stays true to the metrics ------------------------------------
+
+OPERATIONS = Path(__file__).parents[2] / "docs" / "operations.md"
+# Read at scrape time by the worker (render.observe.Backlog), not registered here.
+COLLECTED = {
+    "newsflow_queue_depth",
+    "newsflow_outbox_backlog",
+    "newsflow_outbox_oldest_age_seconds",
+}
+
+
+def _registered() -> set[str]:
+    names = set()
+    for value in vars(metrics).values():
+        if isinstance(value, Counter | Histogram):
+            names.add(value._name + ("_total" if isinstance(value, Counter) else ""))
+    return names
+
+
+def _documented() -> set[str]:
+    section = OPERATIONS.read_text(encoding="utf-8").split("## Metrics", 1)[1]
+    return set(re.findall(r"^\| `(newsflow_[a-z_]+)` \|", section, re.M))
+
+
+def test_every_metric_is_documented_and_every_documented_one_exists():
+    assert _documented() == _registered() | COLLECTED
+
+
+def test_the_alert_rules_are_valid_yaml_naming_only_existing_metrics():
+    section = OPERATIONS.read_text(encoding="utf-8").split("## Metrics", 1)[1]
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", section, re.S) if "groups:" in b)
+    rules = yaml.safe_load(block)["groups"][0]["rules"]
+    assert len(rules) == 3
+    known = _registered() | COLLECTED
+    for rule in rules:
+        assert rule["alert"] and rule["expr"] and rule["for"]
+        for name in re.findall(r"newsflow_[a-z_]+", rule["expr"]):
+            base = re.sub(r"_(bucket|count|sum)$", "", name)
+            assert name in known or base in known, (rule["alert"], name)

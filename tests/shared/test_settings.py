@@ -31,3 +31,8 @@ def test_a_bad_number_is_a_clear_message():
 
 def test_data_dir_is_absolute():
     assert Settings.from_env({"NEWSFLOW_DATA_DIR": "rel"}).data_dir == Path("rel").resolve()
+
+
+def test_an_unknown_log_format_is_a_clear_message():
+    with pytest.raises(SystemExit, match="LOG_FORMAT='xml'"):
+        Settings.from_env({"LOG_FORMAT": "xml"})
