@@ -70,6 +70,17 @@ class Stack:
         directory per service, so ingest's /metrics never reports the feed's requests."""
         return self.settings.data_dir / "metrics" / name
 
+    @property
+    def granian_log_config(self) -> Path:
+        return self.settings.data_dir / "logs" / "granian-logging.json"
+
+    def write_log_config(self) -> None:
+        """The file granian's ``--log-config`` names: its own lines in our format."""
+        self.granian_log_config.parent.mkdir(parents=True, exist_ok=True)
+        self.granian_log_config.write_text(
+            json.dumps(logs.dict_config("feed", self.settings.log_format)), encoding="utf-8"
+        )
+
     def log_line(self, message: str) -> str:
         """A note of the launcher's own in a child's log, in the children's format."""
         return logs.line("newsflow", self.settings.log_format, message)
@@ -103,7 +114,7 @@ class Stack:
                 py, "-m", "granian", "--interface", "wsgi", "--host", self.host,
                 "--port", str(s.feed_port), "--workers", "2", "--blocking-threads", "1",
                 "--no-ws", "--workers-kill-timeout", "10",
-                "--log-config", str(self.settings.data_dir / "logs" / "granian-logging.json"),
+                "--log-config", str(self.granian_log_config),
                 "feed.wsgi:app",
             ],
         }  # fmt: skip
@@ -114,10 +125,7 @@ class Stack:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         log_dir = s.data_dir / "logs"
-        log_dir.mkdir(exist_ok=True)
-        (log_dir / "granian-logging.json").write_text(
-            json.dumps(logs.dict_config("feed", s.log_format)), encoding="utf-8"
-        )
+        self.write_log_config()
         if s.embedded_redis:
             spawn = partial(redis_server.spawn, s.data_dir, socket=s.redis_socket)
             self.supervisor.add("redis", spawn, redis_server.log_path(s.data_dir))
