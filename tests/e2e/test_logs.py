@@ -157,3 +157,26 @@ def test_a_passing_health_probe_writes_no_access_line(stack):
     requests.get(f"{stack.ingest}/v1/nothing", headers={"X-Request-ID": rid + "-404"}, timeout=10)
     found = wait_lines(stack, rid, lambda p: bool(p["ingest"]))
     assert [x["status"] for x in found["ingest"] if x["logger"] == "ingest.access"] == [404]
+
+
+def test_a_hub_requests_id_is_in_its_verification_lines(stack, httpserver):
+    """The feed's hub hands its request id to the verification task it sends."""
+    httpserver.expect_request("/cb-logs").respond_with_data("no, thanks")
+    stack.post(article(uuid.uuid4().hex))
+    stack.wait_feed("/feeds/all.atom", lambda body: True)  # a topic the hub knows
+    rid = f"hub-{uuid.uuid4().hex}"
+    resp = requests.post(
+        f"{stack.feed}/hub",
+        data={
+            "hub.mode": "subscribe",
+            "hub.topic": f"{stack.settings.public_base_url}/feeds/all.atom",
+            "hub.callback": f"http://127.0.0.1:{httpserver.port}/cb-logs",
+        },
+        headers={"X-Request-ID": rid},
+        timeout=10,
+    )
+    assert resp.status_code == 202, resp.text
+    assert resp.headers["X-Request-ID"] == rid
+    verify = "newsflow.notify.websub_verify"
+    found = wait_lines(stack, rid, lambda p: has_task_line(p["worker"], verify, "task succeeded"))
+    assert has_task_line(found["worker"], verify, "task started")
