@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 import signal
 import sys
 import time
@@ -14,14 +14,16 @@ import requests
 
 from newsflow import admin_cli, localkeys, roles_cli
 from newsflow.partner_cli import partner
+from shared import logs
 from shared.settings import Settings
 
 
 @click.group()
 def main() -> None:
     """newsflow: event-driven content distribution."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # The operator's commands talk to a person; a long-running service (relay) sets itself up
+    # again with its own name and LOG_FORMAT.
+    logs.setup("newsflow", logs.CONSOLE)
 
 
 @main.command()
@@ -30,14 +32,21 @@ def main() -> None:
     "--host", default="127.0.0.1", show_default=True, help="Address the web services bind to."
 )
 @click.option("--concurrency", default=2, show_default=True, help="Worker processes.")
-def up(demo: bool, host: str, concurrency: int) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(logs.FORMATS),
+    default=logs.CONSOLE,
+    show_default=True,
+    help="The children's log lines (data dir logs/): text for people, or JSON lines.",
+)
+def up(demo: bool, host: str, concurrency: int, log_format: str) -> None:
     """Start Redis (private unless REDIS_URL is set), worker, relay and both web services."""
     from newsflow.clients import HttpIngest
     from newsflow.importer import import_files
     from newsflow.launcher import Stack, demo_dir
     from newsflow.supervisor import StopSignals
 
-    settings = Settings.from_env()
+    settings = dataclasses.replace(Settings.from_env(), log_format=log_format)
     # Ctrl-C, `kill`, a service manager's stop and a closed terminal (SIGHUP) all end in the
     # same orderly stop.
     signals = StopSignals()
@@ -64,6 +73,8 @@ def up(demo: bool, host: str, concurrency: int) -> None:
             f"  ingest API      {stack.ingest_url}/v1/articles\n"
             f"  article schema  {stack.ingest_url}/v1/schema\n"
             f"  health          {stack.ingest_url}/healthz  {stack.feed_url}/healthz\n"
+            f"  metrics         {stack.ingest_url}/metrics  {stack.feed_url}/metrics  "
+            f"http://{settings.worker_metrics_host}:{settings.worker_metrics_port}/metrics\n"
             f"  API reference   {stack.ingest_url}/docs/\n"
             + (f"  API key         {key}\n" if key else "")
             + f"  logs            {settings.data_dir}/logs/\n"
@@ -188,10 +199,21 @@ def relay() -> None:
     from newsflow import heartbeat
 
     settings = Settings.from_env()
+    logs.setup("relay", settings.log_format)
     ctx = IngestContext.build(settings)
     # run_forever asks `stop` before every pass: the pass's heartbeat (`newsflow health relay`).
     beat = heartbeat.Beat(settings.data_dir, "relay")
     run_forever(ctx.sessions, ctx.relay_send, settings.relay_interval, stop=lambda: beat() or False)
+
+
+@main.command("log-config")
+@click.argument("service")
+def log_config(service: str) -> None:
+    """Print a logging dictConfig (JSON) for a server configured by file, such as granian's
+    --log-config: its own lines as SERVICE's, in LOG_FORMAT."""
+    import json
+
+    click.echo(json.dumps(logs.dict_config(service, Settings.from_env().log_format), indent=2))
 
 
 @main.command()
@@ -204,6 +226,7 @@ def scheduler() -> None:
     from newsflow.scheduler import Scheduler, SchedulerContext, default_jobs
 
     settings = Settings.from_env()
+    logs.setup("scheduler", settings.log_format)
     stop = threading.Event()
     # A stop ends the current pass first: a claim and its outbox row commit together, and
     # a row not yet sent is the relay's.

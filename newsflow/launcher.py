@@ -10,7 +10,9 @@ Ctrl-C stops every process it started (newsflow.children).
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -25,9 +27,12 @@ from celery import Celery
 
 from newsflow import children, redis_server
 from newsflow.supervisor import Supervisor
-from shared import keysecret, migrate
+from shared import keysecret, logs, migrate
 from shared.settings import Settings
 from shared.tasknames import ALL_QUEUES
+
+# The children that count Prometheus metrics in multiprocess mode (shared.metrics).
+METERED = ("worker", "ingest", "feed")
 
 
 @dataclass
@@ -41,7 +46,7 @@ class Stack:
     supervisor: Supervisor = field(init=False)
 
     def __post_init__(self) -> None:
-        self.supervisor = Supervisor(say=self.say, hold=self.hold)
+        self.supervisor = Supervisor(say=self.say, hold=self.hold, line=self.log_line)
 
     @property
     def procs(self) -> dict[str, subprocess.Popen]:
@@ -55,8 +60,31 @@ class Stack:
     def feed_url(self) -> str:
         return f"http://{self.host}:{self.settings.feed_port}"
 
-    def env(self) -> dict[str, str]:
-        return {**os.environ, **self.settings.to_env()}
+    def env(self, name: str | None = None) -> dict[str, str]:
+        env = {**os.environ, **self.settings.to_env()}
+        if name in METERED:
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir(name))
+        return env
+
+    def metrics_dir(self, name: str) -> Path:
+        """Where a child's processes keep their Prometheus values (shared.metrics): one
+        directory per service, so ingest's /metrics never reports the feed's requests."""
+        return self.settings.data_dir / "metrics" / name
+
+    @property
+    def granian_log_config(self) -> Path:
+        return self.settings.data_dir / "logs" / "granian-logging.json"
+
+    def write_log_config(self) -> None:
+        """The file granian's ``--log-config`` names: its own lines in our format."""
+        self.granian_log_config.parent.mkdir(parents=True, exist_ok=True)
+        self.granian_log_config.write_text(
+            json.dumps(logs.dict_config("feed", self.settings.log_format)), encoding="utf-8"
+        )
+
+    def log_line(self, message: str) -> str:
+        """A note of the launcher's own in a child's log, in the children's format."""
+        return logs.line("newsflow", self.settings.log_format, message)
 
     def commands(self) -> dict[str, list[str]]:
         py = sys.executable
@@ -68,8 +96,10 @@ class Stack:
             "--workers",
             "2",
             "--no-control-socket",
-            "--access-logfile",
-            "-",
+            # Its own lines in our format; the access lines are ingest's (ingest.observe),
+            # with the request id, as JSON.
+            "--logger-class",
+            "ingest.serving.Logger",
         ]
         return {
             "worker": worker_command(ALL_QUEUES, self.concurrency, f"render-{os.getpid()}"),
@@ -86,7 +116,9 @@ class Stack:
             "feed": [
                 py, "-m", "granian", "--interface", "wsgi", "--host", self.host,
                 "--port", str(s.feed_port), "--workers", "2", "--blocking-threads", "1",
-                "--no-ws", "--workers-kill-timeout", "10", "feed.wsgi:app",
+                "--no-ws", "--workers-kill-timeout", "10",
+                "--log-config", str(self.granian_log_config),
+                "feed.wsgi:app",
             ],
         }  # fmt: skip
 
@@ -95,24 +127,30 @@ class Stack:
         self.settings = keysecret.ensure(self.settings)
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
-        logs = s.data_dir / "logs"
-        logs.mkdir(exist_ok=True)
+        log_dir = s.data_dir / "logs"
+        self.write_log_config()
         if s.embedded_redis:
             spawn = partial(redis_server.spawn, s.data_dir, socket=s.redis_socket)
             self.supervisor.add("redis", spawn, redis_server.log_path(s.data_dir))
             redis_server.wait_ready(self.procs["redis"], s.redis_url, s.data_dir)
         migrate.upgrade(s.database_url)
         for name, cmd in self.commands().items():
-            log = logs / f"{name}.log"
+            log = log_dir / f"{name}.log"
             spawn = self._spawn_worker if name == "worker" else self._spawn
-            self.supervisor.add(name, partial(spawn, cmd, log), log)
+            self.supervisor.add(name, partial(spawn, name, cmd, log), log)
         self.wait_healthy()
 
-    def _spawn(self, cmd: list[str], log: Path) -> subprocess.Popen:
+    def _spawn(self, name: str, cmd: list[str], log: Path) -> subprocess.Popen:
+        if name in METERED:
+            # Emptied at every start: the files of processes that are gone would otherwise
+            # be summed forever (a restart starts the counters again, which Prometheus's
+            # rate() takes as a counter reset).
+            shutil.rmtree(self.metrics_dir(name), ignore_errors=True)
+            self.metrics_dir(name).mkdir(parents=True)
         with log.open("ab") as out:
-            return children.popen(cmd, env=self.env(), stdout=out, stderr=subprocess.STDOUT)
+            return children.popen(cmd, env=self.env(name), stdout=out, stderr=subprocess.STDOUT)
 
-    def _spawn_worker(self, cmd: list[str], log: Path) -> subprocess.Popen:
+    def _spawn_worker(self, name: str, cmd: list[str], log: Path) -> subprocess.Popen:
         """The worker, after the tasks a dead predecessor had taken are queued again.
 
         A task is acknowledged after it ran (acks_late), so a worker killed mid-task leaves
@@ -130,8 +168,8 @@ class Stack:
                 note = f"{restored} task(s) it had taken are queued again"
             if restored or "could not" in note:
                 with log.open("a", encoding="utf-8") as out:
-                    out.write(f"newsflow: worker starting; {note}\n")
-        return self._spawn(cmd, log)
+                    out.write(self.log_line(f"worker starting; {note}") + "\n")
+        return self._spawn(name, cmd, log)
 
     def wait_healthy(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -184,9 +222,11 @@ class Stack:
 def worker_command(queues: Sequence[str], concurrency: int, name: str) -> list[str]:
     """A Celery worker consuming ``queues``, its node called ``name@<host>``: ``newsflow up``
     runs one on every queue, compose one pool per group of queues (``newsflow worker``)."""
+    # --quiet: no banner, whose text lines would break the log's JSON lines (shared.logs)
     return [
-        sys.executable, "-m", "celery", "-A", "render.worker", "worker", "--loglevel", "INFO",
-        "-Q", ",".join(queues), "--concurrency", str(concurrency), "--hostname", f"{name}@%h",
+        sys.executable, "-m", "celery", "-A", "render.worker", "--quiet", "worker",
+        "--loglevel", "INFO", "-Q", ",".join(queues), "--concurrency", str(concurrency),
+        "--hostname", f"{name}@%h",
     ]  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import tempfile
 
 import click
 
@@ -43,6 +44,14 @@ QUEUES_OPTION = click.option(
 )
 
 
+def _metrics_dir() -> None:
+    """A fresh directory of this container's own for the server's Prometheus values
+    (shared.metrics), unless one is configured: never one on a volume other containers share,
+    whose processes' files a scrape would add up."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="newsflow-metrics-")
+
+
 def _exec(cmd: list[str]) -> None:
     sys.stdout.flush()
     os.execv(cmd[0], cmd)  # noqa: S606 (an argv list, no shell: the server replaces us)
@@ -60,7 +69,10 @@ def serve(role: str, host: str) -> None:
     """Serve ingest (gunicorn, on INGEST_PORT) or feed (granian, on FEED_PORT), as `up` does."""
     from newsflow.launcher import Stack
 
-    _exec(Stack(Settings.from_env(), host=host).commands()[role])
+    stack = Stack(Settings.from_env(), host=host)
+    stack.write_log_config()
+    _metrics_dir()
+    _exec(stack.commands()[role])
 
 
 @click.command()
@@ -71,6 +83,7 @@ def worker(queues: str, concurrency: int) -> None:
     from newsflow.launcher import worker_command
 
     names = _queues(queues)
+    _metrics_dir()
     _exec(worker_command(names, concurrency, node_name(names)))
 
 

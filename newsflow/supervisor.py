@@ -51,6 +51,10 @@ class Backoff:
         return failures >= self.give_up_after
 
 
+def _stamped(message: str) -> str:
+    return f"{datetime.now(UTC).isoformat(timespec='seconds')} newsflow: {message}"
+
+
 class GaveUp(RuntimeError):
     pass
 
@@ -110,11 +114,14 @@ class Supervisor:
         backoff: Backoff = Backoff(),
         hold: Callable[[], AbstractContextManager] = contextlib.nullcontext,
         clock: Callable[[], float] = time.monotonic,
+        line: Callable[[str], str] | None = None,
     ) -> None:
         self.say = say
         self.backoff = backoff
         self.hold = hold
         self.clock = clock
+        # How a note is written into a child's log (newsflow.launcher: the children's format).
+        self.line = line or _stamped
         self.children: dict[str, Child] = {}
         self.stopping = False
 
@@ -173,9 +180,8 @@ class Supervisor:
         self._log(child, message)
 
     def _log(self, child: Child, message: str) -> None:
-        stamp = datetime.now(UTC).isoformat(timespec="seconds")
         with child.log.open("a", encoding="utf-8") as log:
-            log.write(f"{stamp} newsflow: {message}\n")
+            log.write(self.line(message) + "\n")
 
     def stop(self, order: list[str]) -> None:
         """Stop every child, in ``order``; nothing is restarted from here on."""

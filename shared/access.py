@@ -20,6 +20,8 @@ from shared.partners import Principal, Refusal
 
 PUBLIC = "public"  # readers' routes: pages, feeds, media, hub, health, the contract itself
 ANY_KEY = "any-key"  # any valid key; the view decides per object (e.g. an article's status)
+# /metrics: not a partner route; loopback callers, or the METRICS_TOKEN (shared.metrics).
+METRICS = "metrics"
 
 REALM = "newsflow"
 

@@ -79,6 +79,14 @@ def contract_operations() -> list[Operation]:
     ]  # fmt: skip
 
 
+def metrics_operation() -> Operation:
+    """``/metrics`` (Prometheus), which every web service has: listed for its access rule, left
+    out of the partner document (an operator's route: docs/operations.md, "Metrics")."""
+    return Operation("observe.metrics_view", "GET", "/metrics", "Prometheus metrics",
+                     access.METRICS, {200: Response("Prometheus text format 0.0.4",
+                                                    media_type="text/plain")})  # fmt: skip
+
+
 def rules(operations: list[Operation]) -> dict[str, str]:
     return {op.endpoint: op.requires for op in operations}
 
@@ -160,6 +168,8 @@ def document(
     for op in operations:
         if op.path.startswith("/openapi") or op.path.startswith("/docs"):
             continue  # the contract does not describe itself
+        if op.requires == access.METRICS:
+            continue  # operators' route, not the partners' API
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, limited)
     return {
         "openapi": OPENAPI_VERSION,

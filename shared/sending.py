@@ -29,7 +29,10 @@ from shared.tasknames import TASK_QUEUES
 
 
 class Sender(Protocol):
-    def __call__(self, task: str, args: list, eta: str | None = None) -> None: ...
+    # ``headers``: message headers the worker reads (a request id: render.observe).
+    def __call__(
+        self, task: str, args: list, eta: str | None = None, headers: dict | None = None
+    ) -> None: ...
 
 
 class BrokerUnavailable(ConnectionError):
@@ -46,8 +49,12 @@ class TaskSender:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    def __call__(self, task: str, args: list, eta: str | None = None) -> None:
-        self.app.send_task(task, args=args, eta=eta, queue=TASK_QUEUES[task], retry=False)
+    def __call__(
+        self, task: str, args: list, eta: str | None = None, headers: dict | None = None
+    ) -> None:
+        self.app.send_task(
+            task, args=args, eta=eta, queue=TASK_QUEUES[task], retry=False, headers=headers
+        )
 
 
 class CircuitBreaker:
@@ -99,10 +106,12 @@ class BoundedSender:
         """False while the breaker is open: a send now would be refused at once."""
         return self.breaker.allows()
 
-    def __call__(self, task: str, args: list, eta: str | None = None) -> None:
+    def __call__(
+        self, task: str, args: list, eta: str | None = None, headers: dict | None = None
+    ) -> None:
         if not self.breaker.allows():
             raise BrokerUnavailable("the broker failed recently; not trying again yet")
-        future = self._executor().submit(self.send, task, args, eta)
+        future = self._executor().submit(self.send, task, args, eta, headers)
         try:
             future.result(timeout=self.deadline)
         except FutureTimeout:

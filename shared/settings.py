@@ -56,6 +56,13 @@ def _artifact_store(raw: str) -> str:
     return str(Path(raw).resolve())
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = env.get(name) or default
+    if raw not in choices:
+        raise SystemExit(f"newsflow: {name}={raw!r}: use one of {', '.join(choices)}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -103,6 +110,16 @@ class Settings:
     @property
     def artifacts_remote(self) -> bool:
         return self.artifact_store.startswith("s3://")
+
+    # Log lines: "json" (one object a line, for operators' collectors) or "console" (people;
+    # `newsflow up` chooses it by default). shared.logs.
+    log_format: str = "json"
+    # Who may read /metrics (shared.metrics.may_scrape): with a token, whoever sends it as a
+    # bearer token; without one, only loopback callers not relayed by a proxy.
+    metrics_token: str = field(default="", repr=False)
+    # The worker's own metrics endpoint (render.observe); port 0 turns it off.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = 8003
 
     @property
     def artifacts_dir(self) -> Path:
@@ -155,6 +172,10 @@ class Settings:
             artifact_store=_artifact_store(env.get("ARTIFACT_STORE", "")),
             s3_endpoint_url=env.get("S3_ENDPOINT_URL", ""),
             artifact_revalidate=max(0.1, _float(env, "ARTIFACT_REVALIDATE_SECONDS", 5.0)),
+            log_format=_choice(env, "LOG_FORMAT", ("json", "console"), "json"),
+            metrics_token=env.get("METRICS_TOKEN", ""),
+            worker_metrics_host=env.get("WORKER_METRICS_HOST") or "127.0.0.1",
+            worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 8003),
             fetch_allow_hosts=frozenset(
                 h.strip().lower() for h in env.get("FETCH_ALLOW_HOSTS", "").split(",") if h.strip()
             ),
@@ -189,4 +210,8 @@ class Settings:
             "ARTIFACT_STORE": self.artifact_store,
             "S3_ENDPOINT_URL": self.s3_endpoint_url,
             "ARTIFACT_REVALIDATE_SECONDS": str(self.artifact_revalidate),
+            "LOG_FORMAT": self.log_format,
+            "METRICS_TOKEN": self.metrics_token,
+            "WORKER_METRICS_HOST": self.worker_metrics_host,
+            "WORKER_METRICS_PORT": str(self.worker_metrics_port),
         }

@@ -36,6 +36,9 @@ TASK_WEBHOOKS_DISPATCH = "newsflow.webhooks.dispatch"
 # (delivery_id,): one attempt of one webhook delivery (render.webhooks).
 TASK_WEBHOOK_DELIVER = "newsflow.webhooks.deliver"
 
+# The tasks whose arguments are (article_id, version): their log lines name the article.
+ARTICLE_TASKS = frozenset({TASK_PROCESS_IMAGES, TASK_IMAGES_AVIF, TASK_RENDER_PAGE, TASK_WITHDRAW})
+
 TASK_QUEUES = {
     TASK_PROCESS_IMAGES: QUEUE_IMAGES,
     TASK_IMAGES_AVIF: QUEUE_IMAGES,

@@ -313,6 +313,9 @@ def stack(database_url, redis_srv, engine, tmp_path_factory) -> Iterator[Running
         # through the settings (not by mocking time).
         "WEBHOOK_RETRY_BASE": "0.2",
         "WEBHOOK_RETRY_MAX": "1",
+        # A port of its own: other stacks may run on this machine at the same time.
+        "WORKER_METRICS_PORT": str(free_port()),
+        "LOG_FORMAT": "json",  # the log tests read the lines (tests/e2e/test_logs.py)
     }
     settings = Settings.from_env(env)
     redis_srv.start() if redis_srv.proc is None or redis_srv.proc.poll() is not None else None

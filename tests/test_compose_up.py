@@ -312,3 +312,18 @@ def test_flower_asks_for_its_password(running):
     user, password = running.services["flower"].env["FLOWER_BASIC_AUTH"].split(":", 1)
     assert requests.get(url, timeout=10).status_code == 401
     assert requests.get(url, auth=(user, password), timeout=10).status_code == 200
+
+
+def test_the_application_services_write_json_lines(running, demo):
+    """Operators' collectors read one JSON object a line (LOG_FORMAT defaults to json; the
+    servers' own lines too: docs/operations.md, Logs). Flower logs its own way, and the
+    one-shot migration talks to a person."""
+    for svc in running.services.values():
+        if svc.command[:1] != ["newsflow"] or svc.command[1] in ("db",):
+            continue
+        for number, line in enumerate(svc.log.read_text(errors="replace").splitlines(), 1):
+            try:
+                parsed = json.loads(line)
+            except ValueError:
+                pytest.fail(f"{svc.name}.log line {number} is not JSON: {line[:300]!r}")
+            assert {"ts", "level", "service", "event"} <= set(parsed), (svc.name, line)

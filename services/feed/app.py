@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from feed import auth, contract, directory, errors, partner, views, websub
+from feed import auth, contract, directory, errors, observe, partner, views, websub
 from feed.broker import Sender
 from feed.context import FeedContext
 from feed.fastpath import FeedFastPath
 from shared import keys
+from shared.httpmetrics import HttpMetrics
 from shared.settings import Settings
 
 
@@ -22,6 +23,7 @@ def create_app(settings: Settings | None = None, sender: Sender | None = None) -
     app.config["MAX_CONTENT_LENGTH"] = websub.MAX_REQUEST_BYTES
     ctx = app.extensions["newsflow"] = FeedContext.build(settings)
     errors.init_app(app)
+    observe.init_app(app)  # before auth: an answer auth gives itself has a request id too
     auth.init_app(app)
     views.init_app(app)
     directory.init_app(app)
@@ -34,4 +36,6 @@ def create_app(settings: Settings | None = None, sender: Sender | None = None) -
         max_age=keys.FEED_MAX_AGE,
         links=websub.feed_links(settings),
     )
+    # Outermost, so the fast path's answers are counted too (feed.observe says how).
+    app.wsgi_app = HttpMetrics(app.wsgi_app, observe.default_route)
     return app

@@ -10,7 +10,7 @@ import logging
 from flask import Flask, g, jsonify, request
 
 from feed import contract
-from shared import access, openapi, partners
+from shared import access, metrics, openapi, partners
 from shared.errors import Problem
 from shared.keysecret import secret_bytes
 from shared.models import utcnow
@@ -35,6 +35,16 @@ def init_app(app: Flask) -> None:
             return None  # no route: the router's 404/405 answers
         rule = RULES.get(request.endpoint)
         header = request.headers.get("Authorization")
+        if rule == access.METRICS:
+            forwarded = any(h in request.headers for h in metrics.FORWARDED_HEADERS)
+            refusal = metrics.may_scrape(
+                ctx.settings.metrics_token, header, request.remote_addr, forwarded
+            )
+            if refusal is None:
+                return None
+            body = Problem(refusal.code, refusal.detail).as_json()
+            challenge = {"WWW-Authenticate": access.challenge(None)}
+            return jsonify(body), refusal.status, challenge if refusal.status == 401 else {}
         if rule == access.PUBLIC and (secret is None or not header):
             g.principal = None
             return None

@@ -145,6 +145,7 @@ OPERATIONS += [
               tags=("partners",)),
 ]  # fmt: skip
 OPERATIONS += openapi.contract_operations()
+OPERATIONS.append(openapi.metrics_operation())
 
 
 def document() -> dict:

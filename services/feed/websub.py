@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, g, jsonify, request
 
 from feed.broker import CelerySender, Sender, make_celery_client
 from feed.context import FeedContext
@@ -244,7 +244,8 @@ def hub():
         return _error(exc)
     sender: Sender = current_app.extensions["newsflow.sender"]
     try:
-        sender(TASK_WEBSUB_VERIFY, req.task_args())
+        # The hub request's id goes on with the verification (render.observe logs it).
+        sender(TASK_WEBSUB_VERIFY, req.task_args(), headers={"request_id": g.request_id})
     except Exception as exc:
         log.warning("cannot queue the verification of %s: %s", req.callback, exc)
         detail = "the hub cannot take requests right now; try again shortly"

@@ -1,5 +1,10 @@
-"""WSGI entry point for production servers: ``gunicorn feed.wsgi:app``."""
+"""WSGI entry point for production servers: ``granian --interface wsgi feed.wsgi:app``."""
 
 from feed.app import create_app
+from shared import logs
+from shared.settings import Settings
 
-app = create_app()
+settings = Settings.from_env()
+logs.setup("feed", settings.log_format)
+
+app = create_app(settings)

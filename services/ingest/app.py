@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from ingest import auth, contract, errors, limits, views
+from ingest import auth, contract, errors, limits, observe, views
 from ingest.context import IngestContext
+from shared.httpmetrics import HttpMetrics
 from shared.settings import Settings
 
 
@@ -16,9 +17,13 @@ def create_app(settings: Settings | None = None, context: IngestContext | None =
     app.json.ensure_ascii = False  # CJK stays readable in responses
     app.extensions["newsflow"] = context or IngestContext.build(settings)
     errors.init_app(app)
+    # Before auth: an answer auth gives itself carries the request id too.
+    observe.init_app(app)
     # Authentication first: the rate limit is counted per key, so it needs the principal.
     auth.init_app(app)
     limits.init_app(app)
     views.init_app(app)
     contract.init_app(app)
+    # Requests by route and status, and their latency (shared.httpmetrics).
+    app.wsgi_app = HttpMetrics(app.wsgi_app)
     return app

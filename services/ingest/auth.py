@@ -13,7 +13,7 @@ import logging
 from flask import Flask, g, request
 
 from ingest import contract
-from shared import access, openapi, partners
+from shared import access, metrics, openapi, partners
 from shared.errors import Problem, ProblemError
 from shared.keysecret import secret_bytes
 from shared.models import utcnow
@@ -33,6 +33,19 @@ def audit_article(article_id: str, version: int | None) -> None:
     g.audit_article = (article_id, version)
 
 
+def _metrics_access(token: str) -> None:
+    forwarded = any(h in request.headers for h in metrics.FORWARDED_HEADERS)
+    refusal = metrics.may_scrape(
+        token, request.headers.get("Authorization"), request.remote_addr, forwarded
+    )
+    if refusal is not None:
+        raise ProblemError(
+            Problem(refusal.code, refusal.detail),
+            refusal.status,
+            headers={"WWW-Authenticate": access.challenge(None)} if refusal.status == 401 else None,
+        )
+
+
 def init_app(app: Flask) -> None:
     ctx = app.extensions["newsflow"]
     secret = secret_bytes(ctx.settings)
@@ -42,6 +55,9 @@ def init_app(app: Flask) -> None:
         if request.endpoint is None:
             return None  # no route: the router's 404/405 answers
         rule = RULES.get(request.endpoint)
+        if rule == access.METRICS:
+            _metrics_access(ctx.settings.metrics_token)
+            return None
         found = access.decide(
             rule,
             request.headers.get("Authorization"),

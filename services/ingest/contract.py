@@ -95,6 +95,7 @@ OPERATIONS = [
     ),
 ]  # fmt: skip
 OPERATIONS += openapi.contract_operations()
+OPERATIONS.append(openapi.metrics_operation())
 
 
 def document() -> dict:

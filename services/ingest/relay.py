@@ -23,8 +23,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.broker import Sender
+from shared import logs
 from shared.models import OutboxRow, utcnow
 from shared.sending import BoundedSender
+from shared.tasknames import ARTICLE_TASKS
 
 log = logging.getLogger(__name__)
 CLAIM_FOR = timedelta(seconds=30)
@@ -61,15 +63,27 @@ def send_one(sessions: sessionmaker[Session], send: Sender, row_id: int) -> bool
     if claimed is None:
         return False
     task, args = claimed
-    try:
-        send(task, args["args"], args.get("eta"))
-    except Exception as exc:  # the broker is away: keep the row, release the claim
-        error = f"{type(exc).__name__}: {exc}"[:1000]
-        _finish(sessions, row_id, last_error=error, claimed_until=None)
-        log.warning("outbox %s not sent yet: %s", row_id, error)
-        return False
-    _finish(sessions, row_id, sent_at=utcnow())
+    headers = args.get("headers") or {}
+    with logs.bound(**_log_fields(task, args["args"], headers)):
+        try:
+            send(task, args["args"], args.get("eta"), headers or None)
+        except Exception as exc:  # the broker is away: keep the row, release the claim
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+            _finish(sessions, row_id, last_error=error, claimed_until=None)
+            log.warning("outbox %s not sent yet: %s", row_id, error, extra={"outbox_id": row_id})
+            return False
+        _finish(sessions, row_id, sent_at=utcnow())
+        log.info("outbox %s sent: %s", row_id, task, extra={"outbox_id": row_id})
     return True
+
+
+def _log_fields(task: str, task_args: list, headers: dict) -> dict:
+    """What a log line of this send names: the request that made the row and, for an
+    article's task (args ``[article id, version]``), the article."""
+    fields = {"task": task, "request_id": headers.get("request_id")}
+    if task in ARTICLE_TASKS and len(task_args) == 2:
+        fields |= {"article_id": task_args[0], "version": task_args[1]}
+    return fields
 
 
 def _finish(sessions: sessionmaker[Session], row_id: int, **values) -> None:

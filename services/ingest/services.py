@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -145,18 +146,29 @@ def _follow_up(article: ArticleIn) -> str:
     return TASK_PROCESS_IMAGES if article.pubStatus == "usable" else TASK_WITHDRAW
 
 
-def _outbox(session: Session, article: ArticleIn, row: ArticleRow) -> int:
+def _outbox(session: Session, article: ArticleIn, row: ArticleRow, request_id: str | None) -> int:
     # An embargoed version is processed at once and held by the worker until its time
     # (render.services.hold; the scheduler releases it): no broker ETA, which on Redis would
     # be redelivered every visibility timeout and would live only in the broker.
-    outbox = OutboxRow(task=_follow_up(article), args={"args": [row.id, row.version]})
+    args: dict = {"args": [row.id, row.version]}
+    # Carried into the task's message headers by the relay (ingest.relay.send_one), so the
+    # worker's log lines for this version name the request that made it, and the worker can
+    # time ingest-to-published. Inside the JSON column: no migration needed, and rows
+    # written before this have no "headers" and are sent as before.
+    args["headers"] = {"ingested_at": time.time()}
+    if request_id is not None:
+        args["headers"]["request_id"] = request_id
+    outbox = OutboxRow(task=_follow_up(article), args=args)
     session.add(outbox)
     session.flush()
     return outbox.id
 
 
-def upsert_article(session: Session, article: ArticleIn) -> UpsertResult:
-    """Insert or update within the caller's transaction; the caller commits."""
+def upsert_article(
+    session: Session, article: ArticleIn, request_id: str | None = None
+) -> UpsertResult:
+    """Insert or update within the caller's transaction; the caller commits. ``request_id``
+    (the ingest request's, shared.logs) travels with the follow-up task."""
     doc = canonical_doc(article)
     digest = content_hash(doc)
     row = session.scalar(
@@ -165,7 +177,7 @@ def upsert_article(session: Session, article: ArticleIn) -> UpsertResult:
         .with_for_update()
     )
     if row is None:
-        return _insert(session, article, doc, digest)
+        return _insert(session, article, doc, digest, request_id)
     if article.versionCreated < row.version_created:
         raise ProblemError(
             Problem(
@@ -185,11 +197,13 @@ def upsert_article(session: Session, article: ArticleIn) -> UpsertResult:
     row.embargoed_until = article.embargoedUntil
     row.status = "queued" if article.pubStatus == "usable" else "withdrawn"
     row.status_reason = None
-    outbox_id = _outbox(session, article, row)
+    outbox_id = _outbox(session, article, row, request_id)
     return UpsertResult(row.id, row.version, "updated", row.status, outbox_id)
 
 
-def _insert(session: Session, article: ArticleIn, doc: dict, digest: str) -> UpsertResult:
+def _insert(
+    session: Session, article: ArticleIn, doc: dict, digest: str, request_id: str | None
+) -> UpsertResult:
     first: datetime = article.firstCreated or article.versionCreated
     row = ArticleRow(
         id=uuid.uuid4().hex,
@@ -210,8 +224,8 @@ def _insert(session: Session, article: ArticleIn, doc: dict, digest: str) -> Ups
             session.flush()
     except IntegrityError:
         # A concurrent request inserted the same (source, guid) first: update that one instead.
-        return upsert_article(session, article)
-    outbox_id = _outbox(session, article, row)
+        return upsert_article(session, article, request_id)
+    outbox_id = _outbox(session, article, row, request_id)
     return UpsertResult(row.id, row.version, "created", row.status, outbox_id)
 
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import json
 
-from gunicorn import util
+from gunicorn import glogging, util
 from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
+from shared import logs
 from shared.errors import Problem
+from shared.settings import Settings
 
 _CODES = {
     400: "bad_request",
@@ -90,3 +92,15 @@ class JsonErrorWorker(JsonErrors, SyncWorker):
 
 class JsonErrorThreadWorker(JsonErrors, ThreadWorker):
     pass
+
+
+class Logger(glogging.Logger):
+    """gunicorn's own lines (the master's and the workers': starting, booting, timeouts) in
+    the format of every other line (shared.logs, LOG_FORMAT): ``--logger-class
+    ingest.serving.Logger``."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        formatter = logs.formatter("ingest", Settings.from_env().log_format)
+        for handler in [*self.error_log.handlers, *self.access_log.handlers]:
+            handler.setFormatter(formatter)

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from flask import Blueprint, Flask, current_app, jsonify, request, url_for
 
-from ingest import auth
+from ingest import auth, observe
 from ingest.context import IngestContext
 from ingest.errors import too_large
 from ingest.media import sniff_image_type
@@ -71,7 +71,7 @@ def post_article():
     auth.require_write(article.source)
     c = ctx()
     with c.sessions.begin() as session:
-        result = upsert_article(session, article)
+        result = upsert_article(session, article, request_id=observe.request_id())
     return _accepted(c, result)
 
 
@@ -97,11 +97,12 @@ def delete_article(article_id: str):
         who = auth.principal()
         if row is None or who is None or not who.may_write(row.source):
             raise _not_found(article_id)
-        result = upsert_article(session, withdrawal(row))
+        result = upsert_article(session, withdrawal(row), request_id=observe.request_id())
     return _accepted(c, result)
 
 
 def _accepted(c: IngestContext, result):
+    observe.article_outcome(result.id, result.version, result.outcome)
     if result.outbox_id is not None:
         # Committed: queue the send for freshness, off this thread (ingest.relay.AfterCommit
         # says why); whatever does not go out now, the relay sends.

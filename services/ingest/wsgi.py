@@ -1,11 +1,12 @@
 """WSGI entry point for production servers: ``gunicorn ingest.wsgi:app``."""
 
-import logging
-
 from ingest.app import create_app
+from shared import logs
+from shared.settings import Settings
 
-# Warnings and errors of every library reach the process's log (flask-limiter, for one, says
-# there when it lets a request through unchecked), not only those of loggers with handlers.
-logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+settings = Settings.from_env()
+# Every library's lines too (flask-limiter says there when it lets a request through
+# unchecked), as JSON or console text (LOG_FORMAT).
+logs.setup("ingest", settings.log_format)
 
-app = create_app()
+app = create_app(settings)

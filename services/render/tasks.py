@@ -14,8 +14,9 @@ import redis
 from celery import Celery, Task
 from sqlalchemy.exc import OperationalError
 
-from render import coalesce, feedbuild, images, locks, notify, services, webhooks
+from render import coalesce, feedbuild, images, locks, notify, observe, services, webhooks
 from render.fetch import FetchTransient
+from shared import metrics
 from shared.tasknames import (
     TASK_IMAGES_AVIF,
     TASK_NOTIFY_FEED,
@@ -75,6 +76,7 @@ class DeliveryTask(Task):
     """When a delivery gives up, its subscription says so, with the reason."""
 
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        observe.websub_delivery("given_up")
         if args:
             reason = f"delivery given up: {type(exc).__name__}: {exc}"
             notify.record_failure(self.app.newsflow, args[0], reason)
@@ -146,6 +148,8 @@ def render_page(self: Task, article_id: str, version: int) -> None:
     published = services.publish_page(self.app.newsflow, article_id, version)
     if published.change is not None:
         _wake_webhooks(self)
+    if published.feeds:  # every published article is in "all"; none means a stale version
+        observe.published()
     _rebuild(self, published.feeds)
     if published.pictures and images.AVIF_AVAILABLE:
         _send(self, TASK_IMAGES_AVIF, article_id, version)
@@ -222,7 +226,13 @@ def websub_verify(
 
 
 def websub_deliver(self: Task, subscription_id: str) -> str:
-    return notify.deliver(self.app.newsflow, subscription_id)
+    try:
+        outcome = notify.deliver(self.app.newsflow, subscription_id)
+    except notify.NotifyTransient:
+        observe.websub_delivery("retry")
+        raise
+    observe.websub_delivery(outcome)
+    return outcome
 
 
 def webhooks_dispatch(self: Task) -> int:
@@ -234,6 +244,10 @@ def webhooks_dispatch(self: Task) -> int:
     return created
 
 
+# render.webhooks.deliver's answers as the metric's outcomes (shared.metrics).
+WEBHOOK_OUTCOMES = {"delivered": "delivered", "retrying": "retry", "failed": "given_up"}
+
+
 def webhook_deliver(self: Task, delivery_id: str) -> str:
     def later(seconds: float) -> None:
         # Short countdowns only (deliveries.COUNTDOWN_MAX_S): far below the visibility timeout.
@@ -242,7 +256,9 @@ def webhook_deliver(self: Task, delivery_id: str) -> str:
             countdown=seconds,
         )  # fmt: skip
 
-    return webhooks.deliver(self.app.newsflow, delivery_id, later)
+    outcome = webhooks.deliver(self.app.newsflow, delivery_id, later)
+    metrics.webhook_delivery(WEBHOOK_OUTCOMES.get(outcome, "skipped"))
+    return outcome
 
 
 def register(app: Celery) -> None:

@@ -74,3 +74,8 @@ def test_the_partner_routes_keep_the_contract(stack, tmp_path):
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     out = (run.stdout + run.stderr).replace(stack.key, "<key>")
     assert run.returncode == 0, out[-6000:]
+
+
+def test_metrics_has_its_own_rule_and_is_no_partner_route():
+    assert auth.RULES["observe.metrics_view"] == access.METRICS
+    assert "/metrics" not in contract.document()["paths"]

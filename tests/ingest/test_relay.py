@@ -17,7 +17,7 @@ from shared import migrate
 from shared.db import make_engine, make_sessionmaker
 from shared.models import OutboxRow
 from shared.redisurl import client
-from shared.tasknames import TASK_RENDER_PAGE
+from shared.tasknames import TASK_PROCESS_IMAGES, TASK_RENDER_PAGE
 from tests.conftest import _postgres_database
 from tests.ingest.test_broker import HungPeer, running_redis
 
@@ -72,14 +72,16 @@ class Recorder:
 
     def __init__(self, fail: bool = False) -> None:
         self.sent: list[list] = []
+        self.headers: list[dict | None] = []
         self.fail = fail
         self.lock = threading.Lock()
 
-    def __call__(self, task, args, eta=None):
+    def __call__(self, task, args, eta=None, headers=None):
         if self.fail:
             raise ConnectionError("broker away")
         with self.lock:
             self.sent.append(args)
+            self.headers.append(headers)
 
 
 def test_pending_rows_are_sent_in_order_and_marked(sessions):
@@ -157,3 +159,23 @@ def test_the_relay_resumes_at_once_when_a_stopped_redis_continues(sessions, priv
         relay.join(timeout=10)
     with client(url) as conn:  # more than 5 if a send given up on was delivered after all
         assert conn.llen("render") >= 5
+
+
+def test_a_rows_request_id_travels_in_the_task_headers(sessions):
+    with sessions.begin() as session:
+        session.add(
+            OutboxRow(
+                task=TASK_PROCESS_IMAGES,
+                args={"args": ["a1", 1], "headers": {"request_id": "req-1", "ingested_at": 1.5}},
+            )
+        )
+    send = Recorder()
+    assert relay_pending(sessions, send) == 1
+    assert send.headers == [{"request_id": "req-1", "ingested_at": 1.5}]
+
+
+def test_a_row_written_before_headers_existed_is_sent_without_them(sessions):
+    add_rows(sessions, 1)
+    send = Recorder()
+    assert relay_pending(sessions, send) == 1
+    assert send.headers == [None]

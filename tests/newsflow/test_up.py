@@ -97,6 +97,16 @@ def test_up_runs_a_private_redis_on_a_socket_in_the_data_dir(up):
     assert (var / "newsflow.db").exists()
 
 
+def test_up_writes_readable_console_lines_by_default(up):
+    """`newsflow up` is for a person at a terminal: `--log-format json` is the operators'."""
+    _, _output, _, var = up
+    lines = (var / "logs" / "worker.log").read_text(encoding="utf-8").splitlines()
+    started = [line for line in lines if "task started" in line]
+    assert started, lines[-20:]
+    assert not started[0].startswith("{")
+    assert " INFO    worker render.observe: task started  request_id=" in started[0]
+
+
 # Last in this module: it stops the system the tests above share.
 def test_ctrl_c_stops_every_process_it_started(up):
     proc, _output, feed, _ = up

@@ -47,7 +47,7 @@ class Blocking:
         self.release = threading.Event()
         self.ran: list[list] = []
 
-    def __call__(self, task, args, eta=None) -> None:
+    def __call__(self, task, args, eta=None, headers=None) -> None:
         self.ran.append(args)
         self.release.wait(10)
 
@@ -64,7 +64,7 @@ def test_a_send_that_overruns_raises_and_opens_the_breaker():
 
 
 def test_a_send_that_fails_opens_the_breaker_and_keeps_its_error():
-    def refused(task, args, eta=None):
+    def refused(task, args, eta=None, headers=None):
         raise ConnectionRefusedError("nobody there")
 
     send = BoundedSender(refused, deadline=1, breaker=CircuitBreaker(cooldown=60))

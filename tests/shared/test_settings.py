@@ -69,3 +69,8 @@ def test_credentials_are_not_settings():
     # boto3 reads them from the environment itself; the settings never hold (or print) them.
     s = Settings.from_env({"ARTIFACT_STORE": "s3://b", "AWS_SECRET_ACCESS_KEY": "hush"})
     assert "hush" not in repr(s) and "hush" not in str(s.to_env())
+
+
+def test_an_unknown_log_format_is_a_clear_message():
+    with pytest.raises(SystemExit, match="LOG_FORMAT='xml'"):
+        Settings.from_env({"LOG_FORMAT": "xml"})
