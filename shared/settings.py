@@ -61,6 +61,11 @@ class Settings:
     rate_limit: str = "600/minute"
     # Audit rows older than this are pruned by the periodic job.
     audit_retention_days: int = 90
+    # A pipeline step that meets a transient failure (an image host answering 5xx, the store
+    # or Redis away) is retried this many times, waiting 2 s, 4 s, ... up to the cap (with
+    # jitter), then the article is marked failed with the reason (render.tasks).
+    task_max_retries: int = 8
+    task_retry_backoff_max: int = 300
 
     @property
     def artifacts_dir(self) -> Path:
@@ -103,6 +108,8 @@ class Settings:
             key_secret=env.get("NEWSFLOW_KEY_SECRET", ""),
             rate_limit=env.get("RATE_LIMIT") or "600/minute",
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 90),
+            task_max_retries=max(0, _int(env, "TASK_MAX_RETRIES", 8)),
+            task_retry_backoff_max=max(1, _int(env, "TASK_RETRY_BACKOFF_MAX", 300)),
             fetch_allow_hosts=frozenset(
                 h.strip().lower() for h in env.get("FETCH_ALLOW_HOSTS", "").split(",") if h.strip()
             ),
@@ -130,4 +137,6 @@ class Settings:
             "NEWSFLOW_KEY_SECRET": self.key_secret,
             "RATE_LIMIT": self.rate_limit,
             "AUDIT_RETENTION_DAYS": str(self.audit_retention_days),
+            "TASK_MAX_RETRIES": str(self.task_max_retries),
+            "TASK_RETRY_BACKOFF_MAX": str(self.task_retry_backoff_max),
         }

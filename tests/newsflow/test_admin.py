@@ -12,12 +12,17 @@ import time
 import pytest
 import requests
 import sqlalchemy as sa
+from werkzeug import Response
 
+from shared.tasknames import TASK_PROCESS_IMAGES
+from tests.conftest import SEED
+from tests.e2e.test_images_in_pipeline import with_picture
 from tests.ingest.test_api_bad_input import article
 
 pytestmark = pytest.mark.e2e
 
 FEEDS = ("/feeds/all.atom", "/feeds/all.rss", "/feeds/all.json")
+PICTURE = SEED / "images" / "20180110154233_9f8e7d.jpg"
 
 
 def newsflow(stack, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -52,23 +57,59 @@ def test_status_reports_states_queues_and_outbox(stack):
     assert report["outbox"]["backlog"] == 0
 
 
-def test_retry_sends_a_failed_article_through_its_steps_again(stack):
-    article_id = post_published(stack, headlines=[{"value": "重试的文章"}])
-    with stack.writes() as session:
-        session.execute(
-            sa.text(
-                "UPDATE articles SET status = 'failed', status_reason = 'images failed: "
-                "host answered 500' WHERE id = :i"
-            ),
-            {"i": article_id},
-        )
+class PictureHost:
+    """A partner's picture host that answers 500 until it is fixed."""
+
+    def __init__(self, httpserver) -> None:
+        self.fixed = False
+        self.url = httpserver.url_for("/only.jpg")
+        httpserver.expect_request("/only.jpg").respond_with_handler(self.answer)
+
+    def answer(self, _request) -> Response:
+        if not self.fixed:
+            return Response("upstream broke", status=500)
+        return Response(PICTURE.read_bytes(), 200, content_type="image/jpeg")
+
+
+def post_failing(stack, host: PictureHost) -> str:
+    """An article whose only picture is on the broken host: the images step retries it (the
+    test stack's budget: TASK_MAX_RETRIES=4, backoff capped at 2 s) and then gives up."""
+    resp = stack.post(with_picture(host.url, headlines=[{"value": "图床坏了的文章"}]))
+    assert resp.status_code == 202, resp.text
+    article_id = resp.json()["id"]
+    stack.wait_status(article_id, "failed", timeout=90)
+    return article_id
+
+
+def test_a_picture_host_answering_500_fails_its_article_with_the_reason(stack, httpserver):
+    host = PictureHost(httpserver)
+    article_id = post_failing(stack, host)
+    reason = stack.status(article_id)["reason"]
+    step = TASK_PROCESS_IMAGES.rsplit(".", 1)[-1]
+    assert reason.startswith(f"{step} failed: FetchTransient")
+    assert f"{host.url} answered 500" in reason
+    # 1 + TASK_MAX_RETRIES fetches: the budget was spent, not cut short.
+    assert len(httpserver.log) == 1 + stack.settings.task_max_retries
     shown = newsflow(stack, "status")
-    assert f"failed    {article_id}" in shown.stdout and "host answered 500" in shown.stdout
+    assert f"failed    {article_id} tests/" in shown.stdout
+    assert f"{host.url} answered 500" in shown.stdout
+
+
+def test_retry_publishes_a_failed_article_once_its_picture_host_is_fixed(stack, httpserver):
+    host = PictureHost(httpserver)
+    article_id = post_failing(stack, host)
+    host.fixed = True
     run = newsflow(stack, "retry", article_id)
     assert run.returncode == 0, run.stderr
     assert "retrying 1 article(s)" in run.stdout
     info = stack.wait_status(article_id, "published")
     assert info["reason"] is None
+    assert info["images"] == {"img1": {"status": "ok"}}
+    renditions = info["article"]["associations"]["img1"]["renditions"]
+    assert renditions
+    for r in renditions:
+        resp = requests.get(r["href"], timeout=10)
+        assert resp.status_code == 200 and len(resp.content) == r["sizeinbytes"]
 
 
 def test_retry_refuses_an_article_that_did_not_fail(stack):
