@@ -14,6 +14,7 @@ import requests
 import sqlalchemy as sa
 from werkzeug import Response
 
+from shared.settings import Settings
 from shared.tasknames import TASK_PROCESS_IMAGES
 from tests.conftest import SEED
 from tests.e2e.test_images_in_pipeline import with_picture
@@ -26,7 +27,12 @@ PICTURE = SEED / "images" / "20180110154233_9f8e7d.jpg"
 
 
 def newsflow(stack, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, **stack.settings.to_env()}
+    return cli(stack.settings, *args, timeout=timeout)
+
+
+def cli(settings: Settings, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``newsflow ARGS`` as an operator runs it, with these settings in its environment."""
+    env = {**os.environ, **settings.to_env()}
     return subprocess.run(
         [sys.executable, "-m", "newsflow", *args],
         env=env, capture_output=True, text=True, timeout=timeout,
