@@ -23,6 +23,14 @@ def _engine(settings: Settings):
     return make_engine(settings.database_url, immediate=True)
 
 
+def reader_engine(settings: Settings):
+    """For a long read (a backup): on SQLite a writer's engine (BEGIN IMMEDIATE) would hold
+    the write lock all along and stall ingest and the workers."""
+    from shared.db import make_engine
+
+    return make_engine(settings.database_url)
+
+
 def _redis(settings: Settings):
     from shared.redisurl import client
 
@@ -206,7 +214,7 @@ def backup(file: Path) -> None:
     if file.exists():
         raise click.UsageError(f"{file} exists; name a new file")
     settings = Settings.from_env()
-    counts = run(_engine(settings), file)
+    counts = run(reader_engine(settings), file)
     click.echo(f"wrote {file}: " + ", ".join(f"{n} {t}" for t, n in counts.items() if n))
 
 

@@ -83,9 +83,22 @@ def _rows(session: Session, table: Table, batch: int) -> Iterator[dict]:
         last = [rows[-1][k.name] for k in keys]
 
 
+def _snapshot(engine: Engine) -> Engine:
+    """Every batch of a backup is read in one transaction, so the file is the store at one
+    moment while ingest and the workers go on writing. PostgreSQL: REPEATABLE READ gives that
+    transaction one snapshot (READ COMMITTED, the default, would see rows committed between
+    batches: children without their parents). SQLite in WAL mode: a deferred BEGIN does (a
+    reader sees the database as of its first read and never blocks the writer); BEGIN
+    IMMEDIATE would hold the write lock for the whole backup and stall every writer."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="REPEATABLE READ")
+    return engine
+
+
 def backup(engine: Engine, path: Path, batch: int = BATCH) -> dict[str, int]:
+    """``engine``: a reader's (on SQLite, not ``make_engine(url, immediate=True)``)."""
     counts: dict[str, int] = {}
-    with _open(path, "w") as out, Session(engine) as session:
+    with _open(path, "w") as out, Session(_snapshot(engine)) as session:
         header = {"newsflow-backup": FORMAT, "revision": revision(engine),
                   "tables": [t.name for t in tables()]}  # fmt: skip
         out.write(json.dumps(header) + "\n")

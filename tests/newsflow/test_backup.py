@@ -1,15 +1,24 @@
-"""The move the docs promise (docs/operations.md, "Move from SQLite to PostgreSQL"): the
-embedded SQLite store backed up, restored into an empty PostgreSQL database, a second stack
-started on it (its own Redis, data dir and ports, no artifacts), ``rebuild --all``, and every
-feed document it serves is byte for byte the one the first stack serves."""
+"""``newsflow backup`` on a store in use, and the move the docs promise (docs/operations.md,
+"Move from SQLite to PostgreSQL"): the embedded SQLite store backed up, restored into an
+empty PostgreSQL database, a second stack started on it (its own Redis, data dir and ports,
+no artifacts), ``rebuild --all``, and every feed document it serves is byte for byte the one
+the first stack serves."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import requests
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from werkzeug import Response
 
+from newsflow.admin_cli import reader_engine
+from newsflow.backup import backup
+from shared import migrate
 from shared.db import make_engine
+from shared.models import OutboxRow
 from shared.settings import Settings
 from tests.conftest import (
     RedisServer,
@@ -45,6 +54,46 @@ def served(stack, paths: list[str]) -> dict[str, bytes]:
         assert resp.status_code == 200, f"{path}: {resp.status_code}"
         got[path] = resp.content
     return got
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_store(request, tmp_path) -> Iterator[str]:
+    """A migrated store of its own (no stack): what a backup reads is only this test's."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'newsflow.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    databases = _postgres_database()
+    url = next(databases)
+    migrate.upgrade(url)
+    yield url
+    databases.close()
+
+
+def test_a_backup_is_the_store_at_one_moment_and_writers_go_on(empty_store, tmp_path):
+    writer = make_engine(empty_store, immediate=True)  # as ingest and the workers write
+    with Session(writer) as session, session.begin():
+        session.add_all(OutboxRow(task="t", args={"args": [i]}) for i in range(5))
+    reader = reader_engine(Settings.from_env({"DATABASE_URL": empty_store}))  # the CLI's
+    selects = 0
+
+    @event.listens_for(reader, "before_cursor_execute")
+    def write_mid_backup(_conn, _cursor, statement, *_args) -> None:
+        nonlocal selects
+        if statement.lstrip().startswith("SELECT") and "FROM outbox" in statement:
+            selects += 1
+            if selects == 2:  # between the first and second batch of the outbox
+                with Session(writer) as session, session.begin():
+                    session.add(OutboxRow(task="t", args={"args": ["late"]}))
+
+    dump = tmp_path / "store.jsonl"
+    counts = backup(reader, dump, batch=2)
+    assert selects >= 2  # the write happened mid-way (and did not wait for the backup)
+    assert counts["outbox"] == 5
+    assert "late" not in dump.read_text()
+    writer.dispose()
+    reader.dispose()
 
 
 @pytest.fixture
