@@ -164,7 +164,8 @@ def retry(ids: tuple[str, ...], all_failed: bool, since: str | None) -> None:
     "--all",
     "everything",
     is_flag=True,
-    help="Pictures, pages and feeds of every published article (after a restore).",
+    help="Pictures, pages and feeds of every published article, and the steps of those "
+    "that were under way (after a restore).",
 )
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="Wait until the workers have taken all the work.")  # fmt: skip

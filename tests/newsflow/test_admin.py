@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -169,6 +170,35 @@ def test_backup_restore_rebuild_gives_back_the_same_feeds(stack, tmp_path):
     while served(stack) != before and time.monotonic() < deadline:
         time.sleep(0.5)
     assert served(stack) == before
+
+
+def test_rebuild_all_after_a_restore_finishes_an_article_that_was_under_way(
+    stack, httpserver, tmp_path
+):
+    asked, release = threading.Event(), threading.Event()
+
+    def slow_picture(_request) -> Response:
+        asked.set()
+        release.wait(timeout=30)
+        return Response(PICTURE.read_bytes(), 200, content_type="image/jpeg")
+
+    httpserver.expect_request("/slow.jpg").respond_with_handler(slow_picture)
+    resp = stack.post(with_picture(httpserver.url_for("/slow.jpg")))
+    article_id = resp.json()["id"]
+    assert asked.wait(timeout=30)  # its images step is under way: its task is in the broker
+    dump = tmp_path / "store.jsonl"
+    run = newsflow(stack, "backup", str(dump))
+    release.set()
+    assert run.returncode == 0, run.stderr
+    stack.wait_status(article_id, "published")
+
+    wipe(stack)  # a new host: the old broker, and the task in it, are gone
+    assert newsflow(stack, "restore", str(dump)).returncode == 0
+    assert stack.status(article_id)["status"] == "processing"
+    run = newsflow(stack, "rebuild", "--all")
+    assert run.returncode == 0, run.stderr
+    info = stack.wait_status(article_id, "published")
+    assert info["images"] == {"img1": {"status": "ok"}}
 
 
 def wipe(stack) -> None:
