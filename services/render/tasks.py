@@ -224,7 +224,9 @@ def step_retry(settings: Settings) -> dict:
 
 def register(app: Celery, settings: Settings) -> None:
     """Explicit registration: what the worker runs is listed here, not found by import."""
-    retry = step_retry(settings)
+    # shared=False: these tasks belong to this app. Celery's default would also register
+    # them, with this app's budget, in every app made later in the process (a test run's).
+    retry = {**step_retry(settings), "shared": False}
     app.task(name=TASK_PROCESS_IMAGES, base=ArticleTask, **retry)(process_images)
     # Not an ArticleTask: the article is published already; no AVIF is no failure.
     app.task(name=TASK_IMAGES_AVIF, **retry)(add_avif)
