@@ -91,11 +91,12 @@ def _postgres_database() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request, tmp_path_factory) -> Iterator[str]:
-    """Every test that uses the store runs once on SQLite and once on PostgreSQL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'newsflow.db'}"
+@contextmanager
+def migrated_store(kind: str, directory: Path) -> Iterator[str]:
+    """A new store at the newest schema: a SQLite file in ``directory``, or a PostgreSQL
+    database of its own (dropped on the way out)."""
+    if kind == "sqlite":
+        url = f"sqlite:///{directory / 'newsflow.db'}"
         migrate.upgrade(url)
         yield url
         return
@@ -104,6 +105,13 @@ def database_url(request, tmp_path_factory) -> Iterator[str]:
     migrate.upgrade(url)
     yield url
     gen.close()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory) -> Iterator[str]:
+    """Every test that uses the store runs once on SQLite and once on PostgreSQL."""
+    with migrated_store(request.param, tmp_path_factory.mktemp("sqlite")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -16,14 +16,13 @@ from werkzeug import Response
 
 from newsflow.admin_cli import reader_engine
 from newsflow.backup import backup
-from shared import migrate
 from shared.db import make_engine
 from shared.models import OutboxRow
 from shared.settings import Settings
 from tests.conftest import (
     RedisServer,
-    _postgres_database,
     free_port,
+    migrated_store,
     running_stack,
     stack_env,
 )
@@ -59,16 +58,8 @@ def served(stack, paths: list[str]) -> dict[str, bytes]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_store(request, tmp_path) -> Iterator[str]:
     """A migrated store of its own (no stack): what a backup reads is only this test's."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'newsflow.db'}"
-        migrate.upgrade(url)
+    with migrated_store(request.param, tmp_path) as url:
         yield url
-        return
-    databases = _postgres_database()
-    url = next(databases)
-    migrate.upgrade(url)
-    yield url
-    databases.close()
 
 
 def test_a_backup_is_the_store_at_one_moment_and_writers_go_on(empty_store, tmp_path):
@@ -97,10 +88,9 @@ def test_a_backup_is_the_store_at_one_moment_and_writers_go_on(empty_store, tmp_
 
 
 @pytest.fixture
-def postgres_url():
-    databases = _postgres_database()
-    yield next(databases)
-    databases.close()
+def postgres_url(tmp_path) -> Iterator[str]:
+    with migrated_store("postgresql", tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
