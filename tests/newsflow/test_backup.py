@@ -6,6 +6,7 @@ the first stack serves."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from werkzeug import Response
 
 from newsflow.admin_cli import reader_engine
-from newsflow.backup import backup
+from newsflow.backup import backup, restore
 from shared.db import make_engine
 from shared.models import OutboxRow
 from shared.settings import Settings
@@ -138,3 +139,20 @@ def test_a_sqlite_store_moves_to_postgresql_and_serves_the_same_feeds(
         redis.stop()
         engine.dispose()
     assert after == before
+
+
+def test_a_restore_into_sqlite_leaves_the_store_in_wal_mode(tmp_path):
+    # The restore's one transaction runs with a rollback journal (flat memory at 10^6
+    # articles); the services need WAL back (readers beside the writer).
+    with (
+        migrated_store("sqlite", tmp_path / "old") as old,
+        migrated_store("sqlite", tmp_path / "new") as new,
+    ):
+        with Session(make_engine(old, immediate=True)) as session, session.begin():
+            session.add_all(OutboxRow(task="t", args={"args": [i]}) for i in range(3))
+        backup(make_engine(old), tmp_path / "store.jsonl.gz")
+        engine = make_engine(new, immediate=True)
+        assert restore(engine, tmp_path / "store.jsonl.gz")["outbox"] == 3
+        engine.dispose()
+        with sqlite3.connect(new.removeprefix("sqlite:///")) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
