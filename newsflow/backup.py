@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import IO
@@ -157,12 +158,22 @@ def _rollback_journal(conn: Connection) -> Iterator[None]:
         yield
         return
     raw = conn.connection.driver_connection  # outside SQLAlchemy's transaction: a PRAGMA
-    switched = raw.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+    patience = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+    raw.execute("PRAGMA busy_timeout=0")  # the file in use: WAL at once, not after a wait
+    try:
+        switched = raw.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+    except sqlite3.OperationalError:  # "database is locked"
+        switched = False
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={int(patience)}")
     try:
         yield
     finally:
-        if switched:
-            raw.execute("PRAGMA journal_mode=WAL")
+        # A process that opened the file meanwhile blocks this; every connection of ours
+        # sets WAL itself when it opens (shared.db), so the store is in WAL either way.
+        with suppress(sqlite3.OperationalError):
+            if switched:
+                raw.execute("PRAGMA journal_mode=WAL")
 
 
 def restore(engine: Engine, path: Path, batch: int = BATCH) -> dict[str, int]:
