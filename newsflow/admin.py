@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from shared.models import ArticleRow, FeedEntry, OutboxRow
+from shared.models import ArticleRow, FeedEntry, OutboxRow, utcnow
 from shared.tasknames import (
     ALL_QUEUES,
     TASK_PROCESS_IMAGES,
@@ -22,7 +22,11 @@ from shared.tasknames import (
     TASK_WITHDRAW,
 )
 
-STATES = ("queued", "processing", "published", "failed", "withdrawn")
+# Every Status of shared.schema: "embargoed" is a version held by its embargo until the
+# scheduler releases it.
+STATES = ("queued", "processing", "embargoed", "published", "failed", "withdrawn")
+# An embargo this long past its time and still held means no scheduler is running.
+OVERDUE_AFTER_S = 10.0
 
 
 @dataclass
@@ -33,6 +37,8 @@ class Status:
     articles: dict[str, int]
     oldest_queued: tuple[str, datetime] | None
     failures: list[dict] = field(default_factory=list)
+    next_embargo: datetime | None = None  # the earliest held embargo's end
+    overdue_embargoes: int = 0  # held past their time (is `newsflow scheduler` running?)
 
     def as_json(self, now: datetime) -> dict:
         def age(then: datetime) -> float:
@@ -52,6 +58,10 @@ class Status:
             if self.oldest_queued
             else None,
             "recentFailures": self.failures,
+            "embargoes": {
+                "next": self.next_embargo.isoformat() if self.next_embargo else None,
+                "overdue": self.overdue_embargoes,
+            },
         }
 
 
@@ -85,7 +95,10 @@ def status(session: Session, redis_client, failures: int = 10) -> Status:
         .order_by(ArticleRow.updated_at.desc())
         .limit(failures)
     ).all()  # fmt: skip
+    next_embargo, overdue = _embargoes(session)
     return Status(
+        next_embargo=next_embargo,
+        overdue_embargoes=overdue,
         queues=queue_depths(redis_client),
         outbox_backlog=backlog,
         outbox_oldest=_aware(oldest),
@@ -103,6 +116,19 @@ def status(session: Session, redis_client, failures: int = 10) -> Status:
             for r in failed
         ],
     )
+
+
+def _embargoes(session: Session) -> tuple[datetime | None, int]:
+    held = ArticleRow.status == "embargoed"
+    first = session.scalar(
+        select(ArticleRow.embargoed_until)
+        .where(held, ArticleRow.embargoed_until.is_not(None))
+        .order_by(ArticleRow.embargoed_until)
+        .limit(1)
+    )
+    cutoff = utcnow() - timedelta(seconds=OVERDUE_AFTER_S)
+    overdue = session.scalar(select(func.count()).where(held, ArticleRow.embargoed_until < cutoff))
+    return first, overdue or 0
 
 
 def _aware(value):

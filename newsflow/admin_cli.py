@@ -40,7 +40,8 @@ def _redis(settings: Settings):
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON document.")
 def status(as_json: bool) -> None:
-    """Queues, outbox backlog, articles by state, the oldest waiting, recent failures."""
+    """Queues, outbox backlog, articles by state, the oldest waiting, recent failures, the
+    next embargo to end (and any overdue: no scheduler running)."""
     from sqlalchemy.orm import Session
 
     from newsflow import admin
@@ -66,6 +67,15 @@ def status(as_json: bool) -> None:
     if report["oldestQueued"]:
         o = report["oldestQueued"]
         click.echo(f"oldest    {o['id']} waiting {o['ageSeconds']:.0f}s")
+    embargoes = report["embargoes"]
+    if embargoes["next"]:
+        click.echo(f"embargo   next ends {embargoes['next']}")
+    if embargoes["overdue"]:
+        click.echo(
+            f"warning   {embargoes['overdue']} embargo(es) past their time and still held: "
+            "is `newsflow scheduler` running?",
+            err=True,
+        )
     if any(n is None for n in report["queues"].values()):
         click.echo("warning   Redis did not answer: queue depths unknown", err=True)
     for f in report["recentFailures"]:

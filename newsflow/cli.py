@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 import requests
 
-from newsflow import admin_cli, localkeys
+from newsflow import admin_cli, localkeys, roles_cli
 from newsflow.partner_cli import partner
 from shared.settings import Settings
 
@@ -182,17 +182,37 @@ def db_upgrade() -> None:
 
 @main.command()
 def relay() -> None:
-    """Send committed outbox rows to the broker, forever (and prune the audit log hourly)."""
-    from ingest import maintenance
+    """Send committed outbox rows to the broker, forever."""
     from ingest.context import IngestContext
     from ingest.relay import run_forever
+    from newsflow import heartbeat
 
     settings = Settings.from_env()
     ctx = IngestContext.build(settings)
-    maintenance.start(
-        [lambda: maintenance.prune_audit(ctx.sessions, settings.audit_retention_days)]
-    )
-    run_forever(ctx.sessions, ctx.relay_send, settings.relay_interval)
+    # run_forever asks `stop` before every pass: the pass's heartbeat (`newsflow health relay`).
+    beat = heartbeat.Beat(settings.data_dir, "relay")
+    run_forever(ctx.sessions, ctx.relay_send, settings.relay_interval, stop=lambda: beat() or False)
+
+
+@main.command()
+def scheduler() -> None:
+    """Run the periodic jobs, forever: embargo releases (on time, from the database, so a
+    restart or a Redis outage loses none) and audit-log pruning. Two may run at once."""
+    import threading
+
+    from newsflow import heartbeat
+    from newsflow.scheduler import Scheduler, SchedulerContext, default_jobs
+
+    settings = Settings.from_env()
+    stop = threading.Event()
+    # A stop ends the current pass first: a claim and its outbox row commit together, and
+    # a row not yet sent is the relay's.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    # Every loop touches its heartbeat (`newsflow health scheduler`): a loop stuck in a job
+    # (a database that accepts connections and never answers) stops it.
+    beat = heartbeat.Beat(settings.data_dir, "scheduler")
+    Scheduler(SchedulerContext.build(settings), default_jobs()).run_forever(stop, beat)
 
 
 @main.command()
@@ -224,7 +244,7 @@ def schema(check: bool) -> None:
 
 
 main.add_command(partner)
-for _command in admin_cli.COMMANDS:
+for _command in admin_cli.COMMANDS + roles_cli.COMMANDS:
     main.add_command(_command)
 
 

@@ -1,8 +1,9 @@
 """``newsflow up``: every part of the system as child processes of one command.
 
 Redis (private, on a unix socket in the data dir, unless REDIS_URL is set), the schema
-migration, one Celery worker, the outbox relay, the ingest API under gunicorn and the feed
-service under granian (chosen by measurement: docs/benchmarks.md, Serving).
+migration, one Celery worker, the outbox relay, the scheduler (newsflow.scheduler), the
+ingest API under gunicorn and the feed service under granian (chosen by measurement:
+docs/benchmarks.md, Serving).
 Once everything answers, a child that exits is restarted with a backoff (newsflow.supervisor).
 Ctrl-C stops every process it started (newsflow.children).
 """
@@ -13,7 +14,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
@@ -71,12 +72,10 @@ class Stack:
             "-",
         ]
         return {
-            "worker": [
-                py, "-m", "celery", "-A", "render.worker", "worker", "--loglevel", "INFO",
-                "-Q", ",".join(ALL_QUEUES), "--concurrency", str(self.concurrency),
-                "--hostname", f"render-{os.getpid()}@%h",
-            ],
+            "worker": worker_command(ALL_QUEUES, self.concurrency, f"render-{os.getpid()}"),
             "relay": [py, "-m", "newsflow", "relay"],
+            # Embargo releases and the other periodic jobs (newsflow.scheduler).
+            "scheduler": [py, "-m", "newsflow", "scheduler"],
             # gthread: a request waiting on a slow part (a /healthz probe of a hung Redis
             # waits its 1 s) holds a thread, not one of the two processes.
             "ingest": [
@@ -180,6 +179,15 @@ class Stack:
             ["redis"] if "redis" in self.procs else []
         )
         self.supervisor.stop(order)
+
+
+def worker_command(queues: Sequence[str], concurrency: int, name: str) -> list[str]:
+    """A Celery worker consuming ``queues``, its node called ``name@<host>``: ``newsflow up``
+    runs one on every queue, compose one pool per group of queues (``newsflow worker``)."""
+    return [
+        sys.executable, "-m", "celery", "-A", "render.worker", "worker", "--loglevel", "INFO",
+        "-Q", ",".join(queues), "--concurrency", str(concurrency), "--hostname", f"{name}@%h",
+    ]  # fmt: skip
 
 
 def restore_unacked(redis_url: str) -> int:

@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from newsflow import webhook_cli
 from newsflow.cliargs import parse_duration, parse_when
 from shared.settings import Settings
 
@@ -148,6 +149,19 @@ def show(name) -> None:
             else:
                 state = "live"
             click.echo(f"key {k.id}  created {k.created_at.isoformat()}  {state}")
+        _show_webhooks(session, p.name)
+
+
+def _show_webhooks(session, name: str) -> None:
+    """Each endpoint with its state: a disabled one says when and why."""
+    from shared.webhooks import endpoints
+
+    for _, e in endpoints.of_partner(session, name):
+        click.echo(f"webhook {e.id}  {e.status}  {','.join(e.events)}  {e.url}")
+        if e.disabled_reason:
+            click.echo(f"    disabled {e.disabled_at.isoformat()}: {e.disabled_reason}")
+        elif e.failing_since:
+            click.echo(f"    failing since {e.failing_since.isoformat()}")
 
 
 @partner.command("revoke")
@@ -217,3 +231,6 @@ def audit(name, since, limit, as_json) -> None:
                 f"client={r.client or '-'}"
                 + (f"  article={r.article_id} v{r.version}" if r.article_id else "")
             )
+
+
+webhook_cli.register(partner)

@@ -44,8 +44,9 @@ class ArticleStatus(BaseModel):
     pageUrl: str | None
     embargoed: bool
     article: dict[str, Any] | None = Field(
-        description="the stored article (ninjs field names) with renditions; null while "
-        "embargoed unless the key has embargo:read"
+        description="the stored article (ninjs field names) with renditions. While the "
+        "newest version is embargoed, a key without embargo:read gets the public version "
+        "(`publishedVersion`), or null if none"
     )
 
 

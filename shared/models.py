@@ -152,6 +152,19 @@ class ChangePlace(Base):
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
 
 
+class MediaRef(Base):
+    """Which live (published) article shows which rendition set. A set is served at
+    ``/media/<set>/...`` only while a row names it (shared.mediarefs): a withdrawn article's
+    pictures stop being served unless another live article shows them too, and a held
+    (embargoed) article's are not served before its release."""
+
+    __tablename__ = "media_refs"
+    __table_args__ = (Index("ix_media_refs_article", "article_id"),)
+
+    set_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    article_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
 class OutboxRow(Base):
     """A task to send once the transaction that wrote it has committed (transactional outbox)."""
 
@@ -259,3 +272,64 @@ class AuditRow(Base):
     article_id: Mapped[str | None] = mapped_column(String(32))
     version: Mapped[int | None] = mapped_column(Integer)
     client: Mapped[str | None] = mapped_column(String(64))
+
+
+class WebhookEndpoint(Base):
+    """A partner's webhook endpoint (Standard Webhooks): where change events are POSTed.
+
+    The signing secret must be usable to sign, so it cannot be hashed like an API key: it is
+    kept encrypted (AES-GCM under a key derived from the server secret, shared.webhooks.
+    secretbox). During a rotation's grace the previous secret signs too. ``cursor`` is the
+    last change sequence dispatched to it; it moves in the transaction that inserts the
+    deliveries, so every change becomes exactly one delivery (shared.webhooks.dispatch).
+    """
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (Index("ix_webhook_endpoints_partner", "partner_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(JSON)  # subset of shared.changes.OPS
+    secret: Mapped[str] = mapped_column(Text)  # encrypted, never the plain secret
+    previous_secret: Mapped[str | None] = mapped_column(Text)  # encrypted, during a rotation
+    previous_until: Mapped[datetime | None]
+    cursor: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    status: Mapped[str] = mapped_column(String(16), default="enabled")  # enabled | disabled
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    disabled_at: Mapped[datetime | None]
+    # The first failed attempt since the last success: disabled after WEBHOOK_DISABLE_AFTER.
+    failing_since: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One change for one endpoint: its log entry and its retry state. The id (``msg_…``)
+    is the Standard Webhooks ``webhook-id``; it stays the same on every retry and resend, so
+    a partner dedupes on it. The next attempt's time is kept here, not in the broker
+    (a Celery countdown beyond the visibility timeout would be delivered twice)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "seq", name="uq_webhook_deliveries_endpoint_seq"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_created", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    article_id: Mapped[str] = mapped_column(String(32))
+    event: Mapped[str] = mapped_column(String(16))  # published | updated | withdrawn | released
+    status: Mapped[str] = mapped_column(String(16))  # pending | retrying | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    # An attempt in flight holds the delivery until then (a crashed sender's claim lapses).
+    claimed_until: Mapped[datetime | None]
+    # A task for it is on its way until then: the sweep for due deliveries leaves it alone.
+    queued_until: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -30,6 +31,29 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError as exc:
         raise SystemExit(f"newsflow: {name}={raw!r} is not a number") from exc
+
+
+def _artifact_store(raw: str) -> str:
+    """ "" (the default directory), an absolute directory, or s3://bucket[/prefix]."""
+    raw = raw.strip()
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme == "s3":
+        if not parts.netloc:
+            raise SystemExit(
+                f"newsflow: ARTIFACT_STORE={raw!r} names no bucket (s3://bucket/prefix)"
+            )
+        return raw.rstrip("/")
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise SystemExit(f"newsflow: ARTIFACT_STORE={raw!r}: file:// URLs name a local path")
+        return str(Path(unquote(parts.path)).resolve())
+    if parts.scheme and "://" in raw:
+        raise SystemExit(
+            f"newsflow: ARTIFACT_STORE={raw!r}: use a directory, file:///path or s3://bucket/prefix"
+        )
+    return str(Path(raw).resolve())
 
 
 @dataclass(frozen=True)
@@ -66,9 +90,30 @@ class Settings:
     # jitter), then the article is marked failed with the reason (render.tasks).
     task_max_retries: int = 8
     task_retry_backoff_max: int = 300
+    # Webhook retries (shared.webhooks.retry): the first retry after about this many seconds,
+    # each next one 4 times later, none later than the cap; given up after that many
+    # attempts. An endpoint failing (no success) for WEBHOOK_DISABLE_AFTER seconds is disabled.
+    webhook_retry_base_s: float = 5.0
+    webhook_retry_max_s: float = 4 * 3600.0
+    webhook_max_attempts: int = 10
+    webhook_disable_after_s: float = 5 * 24 * 3600.0
+    # Where artifacts live: "" (the data dir's artifacts/), a directory, or s3://bucket/prefix
+    # (docs/operations.md). S3 credentials are boto3's own environment variables, never here.
+    artifact_store: str = ""
+    s3_endpoint_url: str = ""  # MinIO or another S3-compatible server; empty: AWS
+    # A feed replica on a remote store asks it again after this long even without a
+    # pub/sub announcement (the safety net for a missed one).
+    artifact_revalidate: float = 5.0
+
+    @property
+    def artifacts_remote(self) -> bool:
+        return self.artifact_store.startswith("s3://")
 
     @property
     def artifacts_dir(self) -> Path:
+        """The local backend's directory (meaningless for a remote store)."""
+        if self.artifact_store and not self.artifacts_remote:
+            return Path(self.artifact_store)
         return self.data_dir / "artifacts"
 
     @property
@@ -110,6 +155,13 @@ class Settings:
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 90),
             task_max_retries=max(0, _int(env, "TASK_MAX_RETRIES", 8)),
             task_retry_backoff_max=max(1, _int(env, "TASK_RETRY_BACKOFF_MAX", 300)),
+            webhook_retry_base_s=_float(env, "WEBHOOK_RETRY_BASE", 5.0),
+            webhook_retry_max_s=_float(env, "WEBHOOK_RETRY_MAX", 4 * 3600.0),
+            webhook_max_attempts=max(1, _int(env, "WEBHOOK_MAX_ATTEMPTS", 10)),
+            webhook_disable_after_s=_float(env, "WEBHOOK_DISABLE_AFTER", 5 * 24 * 3600.0),
+            artifact_store=_artifact_store(env.get("ARTIFACT_STORE", "")),
+            s3_endpoint_url=env.get("S3_ENDPOINT_URL", ""),
+            artifact_revalidate=max(0.1, _float(env, "ARTIFACT_REVALIDATE_SECONDS", 5.0)),
             fetch_allow_hosts=frozenset(
                 h.strip().lower() for h in env.get("FETCH_ALLOW_HOSTS", "").split(",") if h.strip()
             ),
@@ -139,4 +191,11 @@ class Settings:
             "AUDIT_RETENTION_DAYS": str(self.audit_retention_days),
             "TASK_MAX_RETRIES": str(self.task_max_retries),
             "TASK_RETRY_BACKOFF_MAX": str(self.task_retry_backoff_max),
+            "WEBHOOK_RETRY_BASE": repr(self.webhook_retry_base_s),
+            "WEBHOOK_RETRY_MAX": repr(self.webhook_retry_max_s),
+            "WEBHOOK_MAX_ATTEMPTS": str(self.webhook_max_attempts),
+            "WEBHOOK_DISABLE_AFTER": repr(self.webhook_disable_after_s),
+            "ARTIFACT_STORE": self.artifact_store,
+            "S3_ENDPOINT_URL": self.s3_endpoint_url,
+            "ARTIFACT_REVALIDATE_SECONDS": str(self.artifact_revalidate),
         }

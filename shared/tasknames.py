@@ -30,6 +30,11 @@ TASK_NOTIFY_FEED = "newsflow.notify.feed_updated"
 TASK_WEBSUB_VERIFY = "newsflow.notify.websub_verify"
 # (subscription_id,): POST the topic's current feed to one subscriber.
 TASK_WEBSUB_DELIVER = "newsflow.notify.websub_deliver"
+# (): turn the change log's new rows into webhook deliveries (shared.webhooks.dispatch), then
+# send one TASK_WEBHOOK_DELIVER per delivery. Sent by the render tasks after a change commits.
+TASK_WEBHOOKS_DISPATCH = "newsflow.webhooks.dispatch"
+# (delivery_id,): one attempt of one webhook delivery (render.webhooks).
+TASK_WEBHOOK_DELIVER = "newsflow.webhooks.deliver"
 
 TASK_QUEUES = {
     TASK_PROCESS_IMAGES: QUEUE_IMAGES,
@@ -40,6 +45,13 @@ TASK_QUEUES = {
     TASK_NOTIFY_FEED: QUEUE_NOTIFY,
     TASK_WEBSUB_VERIFY: QUEUE_NOTIFY,
     TASK_WEBSUB_DELIVER: QUEUE_NOTIFY,
+    # Webhooks share the notify queue with WebSub: the same kind of work (short outbound
+    # calls to partners, bounded by the same timeouts), and a queue of its own would need
+    # its own line in every worker's -Q, in compose and in the queue report. The notify
+    # queue has no backlog in a burst (feed rebuilds, which do, are on "feeds"), so a
+    # dispatch is taken at once.
+    TASK_WEBHOOKS_DISPATCH: QUEUE_NOTIFY,
+    TASK_WEBHOOK_DELIVER: QUEUE_NOTIFY,
 }
 
 # Celery settings for a service that only *sends* tasks (ingest's request path and relay, the

@@ -68,6 +68,60 @@ def redis_srv(tmp_path_factory) -> Iterator[RedisServer]:
     server.stop()
 
 
+# Credentials for the test's S3 server; boto3 reads them from the environment (as in
+# production), so they are set for the session and given to the stack's children.
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "newsflow-test",
+    "AWS_SECRET_ACCESS_KEY": "newsflow-test-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@dataclass
+class S3Server:
+    """moto's S3 in server mode: a real HTTP server on loopback, spoken to by boto3."""
+
+    endpoint: str
+
+    def client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1")
+
+    def new_bucket(self) -> str:
+        name = f"newsflow-{uuid.uuid4().hex[:12]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def env(self, bucket: str, prefix: str = "artifacts") -> dict[str, str]:
+        """What a process needs to use this bucket as its artifact store."""
+        return {
+            "ARTIFACT_STORE": f"s3://{bucket}/{prefix}",
+            "S3_ENDPOINT_URL": self.endpoint,
+            **S3_CREDENTIALS,
+        }
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    saved = {name: os.environ.get(name) for name in S3_CREDENTIALS}
+    os.environ.update(S3_CREDENTIALS)
+    try:
+        yield S3Server(f"http://127.0.0.1:{port}")
+    finally:
+        server.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _postgres_database() -> Iterator[str]:
     admin = make_engine(PG_URL)
     try:
@@ -264,6 +318,10 @@ def stack_env(database_url: str, redis_url: str, data_dir: Path) -> dict[str, st
         # an hour of the default budget (tests/newsflow/test_admin.py retries one).
         "TASK_MAX_RETRIES": "4",
         "TASK_RETRY_BACKOFF_MAX": "2",
+        # Webhook retries after ~0.2 s, 0.8 s, then 1 s each: a retry schedule in seconds,
+        # through the settings (not by mocking time).
+        "WEBHOOK_RETRY_BASE": "0.2",
+        "WEBHOOK_RETRY_MAX": "1",
     }
 
 

@@ -20,7 +20,7 @@ def create_app(settings: Settings | None = None, sender: Sender | None = None) -
     # The one route that takes a body is the hub (a few form fields); a larger body, chunked
     # or not, is a 413 before it is read into memory.
     app.config["MAX_CONTENT_LENGTH"] = websub.MAX_REQUEST_BYTES
-    app.extensions["newsflow"] = FeedContext.build(settings)
+    ctx = app.extensions["newsflow"] = FeedContext.build(settings)
     errors.init_app(app)
     auth.init_app(app)
     views.init_app(app)
@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None, sender: Sender | None = None) -
     contract.init_app(app)
     app.wsgi_app = FeedFastPath(
         app.wsgi_app,
-        settings.artifacts_dir,
+        ctx.artifacts,
         max_age=keys.FEED_MAX_AGE,
         links=websub.feed_links(settings),
     )

@@ -7,6 +7,7 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from shared.artifacts import StoreUnavailable
 from shared.errors import Problem, ProblemError
 
 log = logging.getLogger(__name__)
@@ -15,6 +16,8 @@ _DETAIL = {
     404: "nothing is published at this address",
     410: "this article was withdrawn by its publisher",
 }
+
+STORE_DOWN = "the artifact store is not answering; try again shortly"
 
 
 def init_app(app: Flask) -> None:
@@ -36,6 +39,14 @@ def init_app(app: Flask) -> None:
         for name, value in exc.get_headers():
             if name.lower() != "content-type":
                 resp.headers[name] = value
+        return resp
+
+    @app.errorhandler(StoreUnavailable)
+    def _store(exc: StoreUnavailable):
+        log.warning("artifact store unavailable: %s", exc)
+        resp = jsonify(Problem("unavailable", STORE_DOWN).as_json())
+        resp.status_code = 503
+        resp.headers["Retry-After"] = "5"
         return resp
 
     @app.errorhandler(Exception)

@@ -2,11 +2,12 @@
 
 Feed readers poll; most polls are conditional and most answers are 304. A Flask view costs
 far more than the answer itself, so feed requests are answered here from bytes and
-validators held in memory (the file is only stat()ed per request to notice a rebuild), with
-the gzip/brotli siblings the worker wrote at generation time. Everything else, and any feed
-that does not exist, goes to the Flask app.
+validators held in memory (feed.artifacts: on local disk one stat per request notices a
+rebuild; on a network store the writer's announcement does), with the gzip/brotli siblings
+the worker wrote at generation time. Everything else, and any feed that does not exist, goes
+to the Flask app.
 
-Per request the work is one ``os.stat`` and a few dict lookups: the header lists of every
+Per request the work is one ``version()`` (a stat) and a few dict lookups: the header lists of every
 variant (200 and 304) are built once per file version, the codings an ``Accept-Encoding``
 value accepts are remembered, and an ``If-None-Match`` that is exactly the ETag is matched
 without parsing (measurements: docs/benchmarks.md).
@@ -15,19 +16,20 @@ without parsing (measurements: docs/benchmarks.md).
 from __future__ import annotations
 
 import gzip
-import hashlib
-import os
+import json
 import threading
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
-from pathlib import Path
 
 import brotli
 
+from feed.artifacts import ArtifactCache
+from feed.errors import STORE_DOWN
 from shared import keys
-from shared.artifacts import BadKey, check_key
+from shared.artifacts import StoreUnavailable
+from shared.errors import Problem
 
 FEED_TYPES = {
     "rss": "application/rss+xml; charset=utf-8",
@@ -38,6 +40,13 @@ FEED_TYPES = {
 CODINGS = (("br", "br"), ("gz", "gzip"))
 
 StartResponse = Callable[..., object]
+
+_UNAVAILABLE_BODY = json.dumps(Problem("unavailable", STORE_DOWN).as_json()).encode()
+UNAVAILABLE = (
+    ("Content-Type", "application/json"),
+    ("Content-Length", str(len(_UNAVAILABLE_BODY))),
+    ("Retry-After", "5"),
+)
 
 
 @dataclass(frozen=True)
@@ -52,22 +61,14 @@ class Variant:
 
 @dataclass(frozen=True)
 class Entry:
-    stamp: tuple[int, int]
+    key: str  # the feed's artifact
+    version: Hashable  # the store's version of the bytes these variants were built from
     variants: dict[str | None, Variant]  # by Content-Encoding (None: identity)
     last_modified: str
     mtime: int
-    path: str = ""  # the file on disk, so a cached feed is checked with one stat()
-    # Siblings not (yet) matching the file: their stamps, checked per request until they
-    # catch up (empty once every coding is there, so a settled feed costs one stat()).
-    waiting: tuple[tuple[str, tuple[int, int] | None], ...] = ()
-
-
-def _stamp(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size)
+    # Siblings not (yet) matching the feed: their versions, checked per request until they
+    # catch up (empty once every coding is there, so a settled feed costs one info()).
+    waiting: tuple[tuple[str, Hashable | None], ...] = ()
 
 
 def accepted_codings(header: str) -> set[str]:
@@ -90,16 +91,15 @@ def accepted_codings(header: str) -> set[str]:
     return accepted
 
 
-def _sibling_of(path: str, coding: str, body: bytes) -> bytes | None:
+def _sibling_of(packed: bytes, coding: str, body: bytes) -> bytes | None:
     """The compressed sibling if it holds exactly ``body``, else None.
 
     The worker writes a feed before its siblings (render.feedbuild._put_feeds), so for a
-    moment the siblings on disk are the previous version's; a stale sibling served under
+    moment the stored siblings are the previous version's; a stale sibling served under
     the new ETag would be a wrong answer that caches keep. Decoding costs about a millisecond
     per feed version and process, never per request. Until the siblings catch up the new
     bytes go out uncompressed, which every client accepts (RFC 9110 12.5.3)."""
     try:
-        packed = Path(path).read_bytes()
         decoded = brotli.decompress(packed) if coding == "br" else gzip.decompress(packed)
     except (OSError, EOFError, ValueError, brotli.error, zlib.error):
         return None
@@ -131,13 +131,15 @@ class FeedFastPath:
     def __init__(
         self,
         app: Callable,
-        root: Path,
+        artifacts: ArtifactCache,
         max_age: int = 60,
         links: Callable[[str], str] | None = None,
         max_entries: int = 4096,
     ) -> None:
         self.app = app
-        self.root = Path(root)
+        self.artifacts = artifacts
+        store = artifacts.store
+        self._version_of = None if artifacts.remote else store.version
         self.max_age = max_age
         self.links = links  # Link header (hub, self) for a request path
         self.max_entries = max_entries
@@ -157,7 +159,12 @@ class FeedFastPath:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/feeds/") or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             return self.app(environ, start_response)
-        entry = self._load(path)
+        try:
+            entry = self._load(path)
+        except StoreUnavailable:
+            # Not a 404: the feed may well exist (RFC 9110 15.6.4).
+            start_response("503 Service Unavailable", list(UNAVAILABLE))
+            return [_UNAVAILABLE_BODY]
         if entry is None:
             return self.app(environ, start_response)
         variant = self._choose(environ, entry)
@@ -167,34 +174,41 @@ class FeedFastPath:
         start_response("200 OK", list(variant.headers_200))
         return [b"" if environ["REQUEST_METHOD"] == "HEAD" else variant.body]
 
+    def _version(self, key: str) -> Hashable | None:
+        served = self.artifacts.get(key)
+        return None if served is None else served.version
+
     def _load(self, path: str) -> Entry | None:
         cached = self._cache.get(path)
         if cached is not None:
-            # A feed seen before: one stat() tells whether the worker has rebuilt it.
-            try:
-                st = os.stat(cached.path)
-            except OSError:
-                return None
-            if cached.stamp == (st.st_mtime_ns, st.st_size) and all(
-                _stamp(sibling) == seen for sibling, seen in cached.waiting
+            # A feed seen before. On local disk, a settled feed is confirmed with one
+            # version() (a stat), nothing else: the hot path of every poll.
+            if (
+                self._version_of is not None
+                and not cached.waiting
+                and self._version_of(cached.key) == cached.version
             ):
                 return cached
-        key = artifact_key(path)
-        if key is None:
-            return None
+            # Otherwise the cache tells whether the worker has rebuilt it.
+            key = cached.key
+            served = self.artifacts.get(key)
+            if served is None:
+                return None
+            if served.version == cached.version and (
+                not cached.waiting
+                or all(self._version(sibling) == seen for sibling, seen in cached.waiting)
+            ):
+                return cached
+        else:
+            key = artifact_key(path)
+            if key is None:
+                return None
+            served = self.artifacts.get(key)
+            if served is None:
+                return None
         fmt = key.rsplit(".", 1)[-1]
-        try:
-            file = self.root / check_key(key)
-            st = os.stat(file)
-        except (BadKey, OSError):
-            return None
-        stamp = (st.st_mtime_ns, st.st_size)
-        try:
-            body = file.read_bytes()
-        except OSError:
-            return None
-        digest = hashlib.sha256(body).hexdigest()[:32]
-        mtime = int(st.st_mtime)
+        body, digest = served.data, served.etag
+        mtime = int(served.mtime)
         last_modified = formatdate(mtime, usegmt=True)
         common = [
             ("Last-Modified", last_modified),
@@ -220,15 +234,15 @@ class FeedFastPath:
         variants = {None: variant(body, f'"{digest}"', None)}
         waiting = []
         for suffix, coding in CODINGS:
-            sibling = os.fspath(file.with_name(f"{file.name}.{suffix}"))
-            seen = _stamp(sibling)
-            packed = _sibling_of(sibling, coding, body)
+            sibling = f"{key}.{suffix}"
+            stored = self.artifacts.get(sibling)
+            packed = None if stored is None else _sibling_of(stored.data, coding, body)
             if packed is None:
-                waiting.append((sibling, seen))
+                waiting.append((sibling, None if stored is None else stored.version))
             else:
                 # A strong ETag names one representation (RFC 9110 8.8.3): one per coding.
                 variants[coding] = variant(packed, f'"{digest}-{suffix}"', coding)
-        entry = Entry(stamp, variants, last_modified, mtime, os.fspath(file), tuple(waiting))
+        entry = Entry(key, served.version, variants, last_modified, mtime, tuple(waiting))
         with self._lock:
             if path not in self._cache and len(self._cache) >= self.max_entries:
                 self._cache.pop(next(iter(self._cache)))

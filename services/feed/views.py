@@ -10,13 +10,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+)
+from sqlalchemy import select
 
 from feed.context import FeedContext
 from shared import health, keys
 from shared.models import ArticleRow
 
-bp = Blueprint("feed", __name__)
+bp = Blueprint("feed", __name__, template_folder="templates")
 
 MEDIA_TYPES = {
     "jpg": "image/jpeg",
@@ -46,14 +56,29 @@ def serve(key: str, content_type: str, max_age: int) -> Response:
 
 @bp.get("/articles/<article_id>")
 def article(article_id: str):
-    if not article_id.isalnum() or len(article_id) > 32:
+    if not article_id.isascii() or not article_id.isalnum() or len(article_id) > 32:
         abort(404)
-    if ctx().artifacts.get(keys.page_artifact(article_id)) is None:
-        with ctx().sessions() as session:
-            row = session.get(ArticleRow, article_id)
-            if row is not None and row.status == "withdrawn":
-                abort(410)
+    # The store, not the page file, says whether the article is withdrawn: the file goes
+    # only when the worker's withdrawal step runs (and a replica may still cache it), the
+    # status changes when the withdrawal is accepted.
+    with ctx().sessions() as session:
+        status = session.scalar(select(ArticleRow.status).where(ArticleRow.id == article_id))
+    if status == "withdrawn":
+        return gone()
     return serve(keys.page_artifact(article_id), HTML, max_age=60)
+
+
+def gone() -> Response:
+    """410 (RFC 9110 15.5.11) as a page in the site's style: a reader who follows an old
+    link learns the article was withdrawn, with the way home. Nothing of the article is
+    shown: a withdrawal may be a legal takedown."""
+    s = ctx().settings
+    html = render_template("gone.html", site=s.feed_title, base=s.public_base_url)
+    resp = Response(html, status=410, content_type=HTML)
+    resp.cache_control.public = True
+    resp.cache_control.max_age = 60
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
 
 
 @bp.get("/")
@@ -84,6 +109,10 @@ def _media_name(text: str) -> bool:
 @bp.get("/media/<set_key>/<name>.<ext>")
 def media(set_key: str, name: str, ext: str):
     if ext not in MEDIA_TYPES or not _media_name(set_key) or not _media_name(name):
+        abort(404)
+    # Served only while a live article shows the set: a withdrawn article's pictures stop
+    # (unless another live article shows them too), a held one's have not started.
+    if not ctx().live_media.is_live(set_key):
         abort(404)
     # Content-addressed: a URL's bytes never change, so caches may keep them for a year.
     resp = serve(f"media/{set_key}/{name}.{ext}", MEDIA_TYPES[ext], max_age=31536000)

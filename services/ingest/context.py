@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.broker import Sender, make_celery_client, relay_sender, request_sender
 from ingest.relay import AfterCommit
-from shared.artifacts import ArtifactStore, LocalArtifactStore
+from shared.artifacts import ArtifactStore, open_store
 from shared.db import make_engine, make_sessionmaker
 from shared.sending import BoundedSender
 from shared.settings import Settings
@@ -41,7 +41,7 @@ class IngestContext:
             sessions=sessions,
             readers=make_sessionmaker(read_engine),
             read_engine=read_engine,
-            artifacts=LocalArtifactStore(settings.artifacts_dir),
+            artifacts=open_store(settings),
             send=send,
             relay_send=relay_sender(make_celery_client(settings.redis_url)),
             after_commit=AfterCommit(sessions, send),

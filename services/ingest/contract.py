@@ -56,6 +56,21 @@ OPERATIONS = [
         parameters=(ARTICLE_ID,), tags=("articles",),
     ),
     Operation(
+        "ingest.delete_article", "DELETE", "/v1/articles/{article_id}", "Withdraw an article",
+        SCOPE_INGEST_WRITE,
+        {200: R("Withdrawn already: nothing changed.", ArticleAccepted),
+         202: R("Withdrawn: a new version with `pubStatus: canceled`; its page answers 410 "
+                "and it leaves every feed at the next rebuild.", ArticleAccepted,
+                headers={"Location": "The article's status URL."}),
+         404: R("No such article, or one of a source this key may not write.", Error),
+         409: R("The stored version no longer passes the article schema; POST the withdrawal "
+                "with `pubStatus: canceled` instead.", Error)},
+        description="The same as posting the stored article again with "
+        "`pubStatus: canceled`: for a key with `ingest:write` bound to the article's "
+        "`source`. Partners get a tombstone (pull and webhooks). Repeating it is harmless.",
+        parameters=(ARTICLE_ID,), tags=("articles",),
+    ),
+    Operation(
         "ingest.post_media", "POST", "/v1/media", "Upload a picture's bytes",
         SCOPE_INGEST_WRITE,
         {201: R("Stored, content-addressed; use `uri` as a picture's uri.", MediaStored),

@@ -213,3 +213,28 @@ def _insert(session: Session, article: ArticleIn, doc: dict, digest: str) -> Ups
         return upsert_article(session, article)
     outbox_id = _outbox(session, article, row)
     return UpsertResult(row.id, row.version, "created", row.status, outbox_id)
+
+
+def withdrawal(row: ArticleRow, now: datetime | None = None) -> ArticleIn:
+    """The stored article as a new version with ``pubStatus: canceled`` (what ``DELETE
+    /v1/articles/<id>`` posts on the sender's behalf). Dated now, or at the stored version's
+    time if that lies ahead (clock skew), so it is never refused as stale. Re-sending it is
+    ``unchanged``: versionCreated alone is not a change of content."""
+    when = max(now or utcnow(), row.version_created)
+    try:
+        return ArticleIn.model_validate(
+            {**row.doc, "pubStatus": "canceled", "versionCreated": when.isoformat()}
+        )
+    except ValidationError as exc:
+        # Stored under older rules that the current schema refuses: the sender must post
+        # the withdrawal themselves, with a document that passes today.
+        problem = validation_problem(exc)
+        raise ProblemError(
+            Problem(
+                "cannot_withdraw",
+                "the stored version no longer passes the article schema "
+                f'({problem.detail}); POST it with pubStatus "canceled" instead',
+                problem.field,
+            ),
+            status=409,
+        ) from None

@@ -13,7 +13,7 @@ from ingest import auth
 from ingest.context import IngestContext
 from ingest.errors import too_large
 from ingest.media import sniff_image_type
-from ingest.services import parse_article, upsert_article
+from ingest.services import parse_article, upsert_article, withdrawal
 from shared import health, keys
 from shared.errors import Problem, ProblemError
 from shared.models import ArticleRow, MediaSource, utcnow
@@ -72,6 +72,36 @@ def post_article():
     c = ctx()
     with c.sessions.begin() as session:
         result = upsert_article(session, article)
+    return _accepted(c, result)
+
+
+def _well_formed(article_id: str) -> bool:
+    # Ids are 32 hex digits; anything else (a NUL, which PostgreSQL refuses in a query) is
+    # no article.
+    return len(article_id) <= 32 and article_id.isascii() and article_id.isalnum()
+
+
+def _not_found(article_id: str) -> ProblemError:
+    # Another source's article answers as one that does not exist: ids are not secret, but
+    # which ones exist is other partners' business.
+    return ProblemError(Problem("not_found", f"no article with id {article_id!r}"), 404)
+
+
+@bp.delete("/v1/articles/<article_id>")
+def delete_article(article_id: str):
+    """Withdraw: a new version with pubStatus "canceled", as if the sender had posted it
+    (the same outbox row, the same withdrawal step). Idempotent: again is "unchanged"."""
+    c = ctx()
+    with c.sessions.begin() as session:
+        row = session.get(ArticleRow, article_id) if _well_formed(article_id) else None
+        who = auth.principal()
+        if row is None or who is None or not who.may_write(row.source):
+            raise _not_found(article_id)
+        result = upsert_article(session, withdrawal(row))
+    return _accepted(c, result)
+
+
+def _accepted(c: IngestContext, result):
     if result.outbox_id is not None:
         # Committed: queue the send for freshness, off this thread (ingest.relay.AfterCommit
         # says why); whatever does not go out now, the relay sends.
@@ -91,14 +121,9 @@ def post_article():
 @bp.get("/v1/articles/<article_id>")
 def get_article(article_id: str):
     with ctx().readers() as session:
-        # Ids are 32 hex digits; anything else (a NUL, which PostgreSQL refuses in a query)
-        # is no article.
-        well_formed = len(article_id) <= 32 and article_id.isascii() and article_id.isalnum()
-        row = session.get(ArticleRow, article_id) if well_formed else None
+        row = session.get(ArticleRow, article_id) if _well_formed(article_id) else None
         if row is None or not auth.may_read(row.source):
-            # Another source's article answers as one that does not exist: ids are not
-            # secret, but which ones exist is other partners' business.
-            raise ProblemError(Problem("not_found", f"no article with id {article_id!r}"), 404)
+            raise _not_found(article_id)
         auth.audit_article(row.id, row.version)
         embargo = row.doc.get("embargoedUntil")
         embargoed = bool(embargo) and _in_future(embargo)
@@ -121,9 +146,19 @@ def get_article(article_id: str):
                 "pageUrl": f"{base}/articles/{row.id}" if row.published_version else None,
                 "embargoed": embargoed,
                 # An embargoed article's content is for keys with embargo:read only.
-                "article": None if hidden else with_renditions(row.doc, row.media or {}, base),
+                "article": _public_version(row, base)
+                if hidden
+                else with_renditions(row.doc, row.media or {}, base),
             }
         )
+
+
+def _public_version(row: ArticleRow, base: str) -> dict | None:
+    """For a key without embargo:read: the version readers see while a newer one is held by
+    its embargo (None if nothing of the article is public yet)."""
+    if row.published_version is None or row.published_doc is None:
+        return None
+    return with_renditions(row.published_doc, row.published_media or {}, base)
 
 
 def _in_future(stamp: str) -> bool:

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from render.fetch import Fetcher
 from render.pages import make_env
-from shared.artifacts import ArtifactStore, LocalArtifactStore
+from shared.artifacts import ArtifactStore, open_store
+from shared.artifacts.announce import AnnouncingStore
 from shared.db import make_engine, make_sessionmaker
 from shared.redisurl import client as redis_client
 from shared.settings import Settings
@@ -28,6 +29,7 @@ class RenderContext:
 
     @classmethod
     def build(cls, settings: Settings) -> RenderContext:
+        r = redis_client(settings.redis_url, timeout=10)
         return cls(
             settings=settings,
             sessions=make_sessionmaker(make_engine(settings.database_url, immediate=True)),
@@ -35,8 +37,10 @@ class RenderContext:
             # worker process for as long as it ran (measured: POST round trips of 66-115 ms
             # under load instead of 13, docs/benchmarks.md).
             readers=make_sessionmaker(make_engine(settings.database_url)),
-            artifacts=LocalArtifactStore(settings.artifacts_dir),
-            redis=redis_client(settings.redis_url, timeout=10),
+            # Every write is announced, so feed replicas on other hosts drop their copy
+            # (shared.artifacts.announce; feed.invalidation listens).
+            artifacts=AnnouncingStore.on(open_store(settings), r),
+            redis=r,
             fetcher=Fetcher(
                 max_bytes=settings.max_image_bytes, allow_hosts=settings.fetch_allow_hosts
             ),

@@ -120,6 +120,8 @@ def _put_feeds(ctx: RenderContext, docs: dict[str, bytes]) -> list[str]:
 
 
 def _siblings_behind(ctx: RenderContext, key: str) -> bool:
+    # The store's write times, not a file's: on S3 the time the writer recorded in the
+    # object's metadata (Last-Modified has whole seconds, too coarse for this order).
     plain = ctx.artifacts.info(key)
     for suffix in compress.ENCODINGS:
         sibling = ctx.artifacts.info(f"{key}.{suffix}")

@@ -25,11 +25,11 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 
 import redis
 
-from shared.artifacts import ArtifactInfo, ArtifactStore
+from shared.artifacts import Artifact, ArtifactInfo, ArtifactStore
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +167,7 @@ class LeasedStore:
 
     def __init__(self, store: ArtifactStore, lease: Lease) -> None:
         self.store, self.lease = store, lease
+        self.remote = store.remote
 
     def put(self, key: str, data: bytes) -> None:
         self.lease.check()
@@ -184,5 +185,11 @@ class LeasedStore:
     def get(self, key: str) -> bytes | None:
         return self.store.get(key)
 
+    def load(self, key: str) -> Artifact | None:
+        return self.store.load(key)
+
     def info(self, key: str) -> ArtifactInfo | None:
         return self.store.info(key)
+
+    def version(self, key: str) -> Hashable | None:
+        return self.store.version(key)

@@ -9,10 +9,10 @@
 - ``deliver``: POST the topic's current feed to one subscriber, with the ``Link`` headers
   and, when the subscriber gave a secret, ``X-Hub-Signature: sha256=<HMAC of the body>``.
 
-Every callback request passes the address guard and connects only to the address it
-checked (``render.fetch.Fetcher.request``, as image fetches do); no redirect is followed.
-Failures that may pass (connection, timeout, 5xx, 429) raise ``NotifyTransient``, which the
-tasks retry with exponential backoff; anything else is final.
+Every callback request goes through ``render.delivery``, the one outbound path webhooks use
+too: the address guard, a connection pinned to the checked address, no redirect, timeouts,
+a bounded reply. Failures that may pass (connection, timeout, 5xx, 408, 429) raise
+``NotifyTransient``, which the tasks retry with exponential backoff; anything else is final.
 """
 
 from __future__ import annotations
@@ -22,24 +22,16 @@ import hashlib
 import hmac
 import logging
 import secrets
-import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 import requests
 from sqlalchemy import delete, select
 
-from render import locks, view
+from render import delivery, locks, view
 from render.context import RenderContext
 from render.feeds import CONTENT_TYPES
-from render.fetch import (
-    Fetcher,
-    FetchRefused,
-    FetchTransient,
-    Resolver,
-    chunks,
-    system_resolver,
-)
+from render.fetch import Resolver, system_resolver
 from shared import keys
 from shared.models import WebSubSubscription, utcnow
 from shared.settings import Settings
@@ -47,10 +39,8 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 HUB_PATH = "/hub"
-TIMEOUT = (3.0, 10.0)  # connect, read
+TIMEOUT = delivery.TIMEOUT  # connect, read
 USER_AGENT = "newsflow-websub/1 (+https://www.w3.org/TR/websub/)"
-MAX_CHALLENGE_REPLY = 4096
-REPLY_DEADLINE_S = 10.0  # for the whole challenge reply, on top of each read's timeout
 
 
 class NotifyTransient(RuntimeError):
@@ -160,34 +150,6 @@ def feed_updated(
 # --- the hub's side: verification of intent ----------------------------------------------
 
 
-def _caller(ctx: RenderContext, resolver: Resolver) -> Fetcher:
-    """Callbacks are reached as images are fetched: the address guard on the one lookup, and
-    the connection pinned to the address it checked (render.fetch), so a subscriber's DNS
-    cannot answer the check with a public address and the connection with an inside one."""
-    return Fetcher(
-        max_bytes=MAX_CHALLENGE_REPLY,
-        allow_hosts=ctx.settings.fetch_allow_hosts,
-        resolver=resolver,
-        connect_timeout=TIMEOUT[0],
-        read_timeout=TIMEOUT[1],
-    )
-
-
-def _read_some(resp: requests.Response, limit: int) -> bytes | None:
-    """At most ``limit`` bytes (+ one read) of the reply, or None if it takes longer than
-    REPLY_DEADLINE_S: a subscriber dripping a byte at a time, each within the read timeout,
-    must not hold a worker process for hours."""
-    deadline = time.monotonic() + REPLY_DEADLINE_S
-    data = b""
-    for chunk in chunks(resp):
-        data += chunk
-        if len(data) > limit:
-            break
-        if time.monotonic() > deadline:
-            return None
-    return data
-
-
 def verify(
     ctx: RenderContext,
     mode: str,
@@ -216,24 +178,19 @@ def verify(
     if mode == "subscribe":
         params["hub.lease_seconds"] = str(lease_seconds)
     asked_at = utcnow()  # a lease runs from the verification request (WebSub 5.3)
-    try:
-        # requests appends the parameters to a query the callback already has, with "&".
-        resp = _caller(ctx, resolver).request(
-            "GET", callback, params=params, stream=True, headers={"User-Agent": USER_AGENT}
-        )
-    except FetchTransient as exc:
-        raise NotifyTransient(f"verifying at {callback}: {exc}") from None
-    except FetchRefused as exc:
-        log.warning("websub %s for %s not verified: callback %s", mode, topic, exc)
+    # requests appends the parameters to a query the callback already has, with "&".
+    answer = delivery.send(
+        ctx.settings, "GET", callback, read=True, resolver=resolver,
+        params=params, headers={"User-Agent": USER_AGENT},
+    )  # fmt: skip
+    if answer.refused:
+        log.warning("websub %s for %s not verified: callback %s", mode, topic, answer.error)
         return False
-    with resp:
-        status = resp.status_code
-        if _transient(status):
-            raise NotifyTransient(f"{callback} answered {status} to the verification")
-        try:
-            reply = _read_some(resp, MAX_CHALLENGE_REPLY)
-        except requests.RequestException as exc:
-            raise NotifyTransient(f"reading {callback} failed: {type(exc).__name__}") from None
+    if answer.transient:
+        raise NotifyTransient(
+            f"verifying at {callback}: {answer.error or f'answered {answer.status}'}"
+        )
+    status, reply = answer.status, answer.body
     if reply is None:
         log.warning("websub %s for %s: %s answered too slowly", mode, topic, callback)
         return False
@@ -349,19 +306,18 @@ def deliver(ctx: RenderContext, sub_id: str, resolver: Resolver = system_resolve
     }
     if row.secret:
         headers["X-Hub-Signature"] = signature(row.secret, body)
-    try:
-        # stream: the subscriber's answer body is ignored (WebSub 7), not read
-        resp = _caller(ctx, resolver).request(
-            "POST", row.callback, data=body, headers=headers, stream=True
-        )
-    except FetchTransient as exc:
-        raise NotifyTransient(f"delivering to {row.callback}: {exc}") from None
-    except FetchRefused as exc:
-        record_failure(ctx, sub_id, f"callback refused: {exc}")
-        log.warning("websub delivery to %s refused: %s", row.callback, exc)
+    # The subscriber's answer body is ignored (WebSub 7), not read.
+    answer = delivery.send(
+        ctx.settings, "POST", row.callback, read=False, resolver=resolver,
+        data=body, headers=headers,
+    )  # fmt: skip
+    if answer.refused:
+        record_failure(ctx, sub_id, f"callback {answer.error}")
+        log.warning("websub delivery to %s refused: %s", row.callback, answer.error)
         return "refused"
-    status = resp.status_code
-    resp.close()
+    if answer.status is None:
+        raise NotifyTransient(f"delivering to {row.callback}: {answer.error}")
+    status = answer.status
     if 200 <= status < 300:
         with ctx.sessions.begin() as session:
             current = session.get(WebSubSubscription, sub_id)
@@ -376,7 +332,7 @@ def deliver(ctx: RenderContext, sub_id: str, resolver: Resolver = system_resolve
             session.execute(delete(WebSubSubscription).where(WebSubSubscription.id == sub_id))
         log.info("websub: %s answered 410; subscription removed", row.callback)
         return "removed"
-    if _transient(status):
+    if answer.transient:
         raise NotifyTransient(f"{row.callback} answered {status}")
     record_failure(ctx, sub_id, f"{row.callback} answered {status}; delivery given up")
     log.warning("websub delivery to %s answered %s; given up", row.callback, status)

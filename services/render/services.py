@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from render import feedbuild, images, pages, view
 from render.context import RenderContext
 from render.fetch import FetchRefused
-from shared import changes, keys
+from shared import changes, keys, mediarefs
 from shared.models import ArticleRow, FeedEntry, FeedLogRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -269,6 +269,7 @@ def publish_page(ctx: RenderContext, article_id: str, version: int) -> Published
         row.status_reason = None
         row.published_version = version
         row.published_doc, row.published_media = row.doc, row.media
+        mediarefs.replace(session, article_id, row.media)  # its pictures are served from now
         row.published_at = row.published_at or utcnow()
     return Published(sorted(old_keys | set(new_keys)), pictures, change)
 
@@ -301,6 +302,7 @@ def withdraw(ctx: RenderContext, article_id: str, version: int) -> list[str]:
         row.status = "withdrawn"
         row.published_version = None
         row.published_doc = row.published_media = None
+        mediarefs.drop(session, article_id)  # its pictures stop being served, unless shared
     ctx.artifacts.delete(keys.page_artifact(article_id))
     return sorted(feed_keys)
 

@@ -14,7 +14,7 @@ import redis
 from celery import Celery, Task
 from sqlalchemy.exc import OperationalError
 
-from render import coalesce, feedbuild, images, locks, notify, services
+from render import coalesce, feedbuild, images, locks, notify, services, webhooks
 from render.fetch import FetchTransient
 from shared.settings import Settings
 from shared.tasknames import (
@@ -24,6 +24,8 @@ from shared.tasknames import (
     TASK_QUEUES,
     TASK_REBUILD_FEED,
     TASK_RENDER_PAGE,
+    TASK_WEBHOOK_DELIVER,
+    TASK_WEBHOOKS_DISPATCH,
     TASK_WEBSUB_DELIVER,
     TASK_WEBSUB_VERIFY,
     TASK_WITHDRAW,
@@ -133,8 +135,20 @@ def _rebuild(task: Task, feed_keys: list[str]) -> None:
         )
 
 
+def _wake_webhooks(task: Task) -> None:
+    """A change committed: the webhook dispatcher turns it into deliveries at once. If this
+    send fails, the scheduler's sweep (shared.webhooks.deliveries.due_deliveries)
+    dispatches it; the step that made the change is done and is not retried for this."""
+    try:
+        _send(task, TASK_WEBHOOKS_DISPATCH)
+    except Exception:
+        log.exception("a change was logged but the webhook dispatcher was not woken")
+
+
 def render_page(self: Task, article_id: str, version: int) -> None:
     published = services.publish_page(self.app.newsflow, article_id, version)
+    if published.change is not None:
+        _wake_webhooks(self)
     _rebuild(self, published.feeds)
     if published.pictures and images.AVIF_AVAILABLE:
         _send(self, TASK_IMAGES_AVIF, article_id, version)
@@ -146,6 +160,8 @@ def add_avif(self: Task, article_id: str, version: int) -> None:
 
 def withdraw(self: Task, article_id: str, version: int, waits: int = 0) -> None:
     feed_keys = services.withdraw(self.app.newsflow, article_id, version)
+    # Always: a re-run finds the tombstone logged already and the dispatcher nothing new.
+    _wake_webhooks(self)
     # The current feeds first: they are what readers poll; the archive pages after.
     _rebuild(self, feed_keys)
     try:
@@ -212,6 +228,26 @@ def websub_deliver(self: Task, subscription_id: str) -> str:
     return notify.deliver(self.app.newsflow, subscription_id)
 
 
+def webhooks_dispatch(self: Task) -> int:
+    created, more = webhooks.dispatch(
+        self.app.newsflow, lambda name, args: _send(self, name, *args)
+    )
+    if more:
+        _send(self, TASK_WEBHOOKS_DISPATCH)
+    return created
+
+
+def webhook_deliver(self: Task, delivery_id: str) -> str:
+    def later(seconds: float) -> None:
+        # Short countdowns only (deliveries.COUNTDOWN_MAX_S): far below the visibility timeout.
+        self.app.send_task(
+            TASK_WEBHOOK_DELIVER, args=[delivery_id], queue=TASK_QUEUES[TASK_WEBHOOK_DELIVER],
+            countdown=seconds,
+        )  # fmt: skip
+
+    return webhooks.deliver(self.app.newsflow, delivery_id, later)
+
+
 def step_retry(settings: Settings) -> dict:
     """RETRY with the configured budget: how long an article waits for a host to recover
     before it is marked failed (an operator then sends it again with ``newsflow retry``)."""
@@ -236,3 +272,7 @@ def register(app: Celery, settings: Settings) -> None:
     app.task(name=TASK_NOTIFY_FEED, **NOTIFY_RETRY)(notify_feed)
     app.task(name=TASK_WEBSUB_VERIFY, **VERIFY_RETRY)(websub_verify)
     app.task(name=TASK_WEBSUB_DELIVER, base=DeliveryTask, **DELIVER_RETRY)(websub_deliver)
+    # The partner's failures are retried from the delivery's row (shared.webhooks), not by
+    # Celery; RETRY covers only our own side (the store or Redis away).
+    app.task(name=TASK_WEBHOOKS_DISPATCH, **RETRY)(webhooks_dispatch)
+    app.task(name=TASK_WEBHOOK_DELIVER, **RETRY)(webhook_deliver)

@@ -148,7 +148,7 @@ def wait_settled(stack, article_id: str) -> dict:
         done = info["status"] in ("published", "failed", "withdrawn")
         if done or time.monotonic() > deadline:
             return info
-        if info["status"] == "queued" and embargoed(info["article"]):
+        if info["status"] == "embargoed" and embargoed(info["article"]):
             return info
         time.sleep(0.1)
 
@@ -158,7 +158,7 @@ def check_status(info: dict) -> list[str]:
     if doc.get("pubStatus", "usable") != "usable":
         want = "withdrawn"
     elif embargoed(doc):
-        want = "queued"
+        want = "embargoed"  # held by the worker until the scheduler releases it
     else:
         want = "published"
     if info["status"] == want:

@@ -13,7 +13,9 @@ import os
 import brotli
 import pytest
 
+from feed.artifacts import ArtifactCache
 from feed.fastpath import FeedFastPath
+from shared.artifacts import LocalArtifactStore
 
 
 def not_found(environ, start_response):
@@ -31,6 +33,10 @@ def get(app, path: str, **headers) -> tuple[str, dict[str, str], bytes]:
 
     body = b"".join(app(environ, start_response))
     return seen["status"], seen["headers"], body
+
+
+def fast_path(root) -> FeedFastPath:
+    return FeedFastPath(not_found, ArtifactCache(LocalArtifactStore(root)))
 
 
 def write(path, data: bytes, bump_ns: int = 0) -> None:
@@ -53,7 +59,7 @@ NEW = b"<?xml version='1.0'?><feed>new</feed>" * 20
 def test_a_stale_gzip_sibling_is_not_served_for_new_bytes(feeds):
     write(feeds / "feeds/all.atom.gz", gzip.compress(OLD))
     write(feeds / "feeds/all.atom", NEW)
-    app = FeedFastPath(not_found, feeds)
+    app = fast_path(feeds)
     status, headers, body = get(app, "/feeds/all.atom", accept_encoding="gzip")
     assert status == "200 OK"
     assert "Content-Encoding" not in headers
@@ -64,7 +70,7 @@ def test_a_stale_gzip_sibling_is_not_served_for_new_bytes(feeds):
 def test_the_sibling_is_served_once_it_catches_up(feeds):
     write(feeds / "feeds/all.atom.br", brotli.compress(OLD))
     write(feeds / "feeds/all.atom", NEW)
-    app = FeedFastPath(not_found, feeds)
+    app = fast_path(feeds)
     _, first, _ = get(app, "/feeds/all.atom", accept_encoding="br")
     assert "Content-Encoding" not in first
     write(feeds / "feeds/all.atom.br", brotli.compress(NEW), bump_ns=1_000_000)
@@ -76,7 +82,7 @@ def test_the_sibling_is_served_once_it_catches_up(feeds):
 
 def test_a_sibling_that_appears_later_is_picked_up(feeds):
     write(feeds / "feeds/all.atom", NEW)
-    app = FeedFastPath(not_found, feeds)
+    app = fast_path(feeds)
     assert "Content-Encoding" not in get(app, "/feeds/all.atom", accept_encoding="gzip")[1]
     write(feeds / "feeds/all.atom.gz", gzip.compress(NEW))
     _, headers, body = get(app, "/feeds/all.atom", accept_encoding="gzip")
@@ -87,7 +93,7 @@ def test_a_sibling_that_appears_later_is_picked_up(feeds):
 def test_a_corrupt_sibling_is_ignored(feeds):
     write(feeds / "feeds/all.atom", NEW)
     write(feeds / "feeds/all.atom.gz", b"\x1f\x8b not gzip at all")
-    app = FeedFastPath(not_found, feeds)
+    app = fast_path(feeds)
     _, headers, body = get(app, "/feeds/all.atom", accept_encoding="gzip")
     assert "Content-Encoding" not in headers
     assert body == NEW
@@ -96,7 +102,7 @@ def test_a_corrupt_sibling_is_ignored(feeds):
 def test_a_304_for_the_identity_etag_while_siblings_lag(feeds):
     write(feeds / "feeds/all.atom.gz", gzip.compress(OLD))
     write(feeds / "feeds/all.atom", NEW)
-    app = FeedFastPath(not_found, feeds)
+    app = fast_path(feeds)
     _, headers, _ = get(app, "/feeds/all.atom", accept_encoding="gzip")
     status, _, body = get(
         app, "/feeds/all.atom", accept_encoding="gzip", if_none_match=headers["ETag"]

@@ -64,6 +64,23 @@ def test_status_reports_states_queues_and_outbox(stack):
     assert report["outbox"]["backlog"] == 0
 
 
+def test_status_counts_embargoed_articles_and_names_the_next_release(stack):
+    from datetime import UTC, datetime, timedelta
+
+    until = datetime.now(UTC) + timedelta(days=3)
+    resp = stack.post(article(embargoedUntil=until.isoformat()))
+    article_id = resp.json()["id"]
+    try:
+        stack.wait_status(article_id, "embargoed")
+        report = json.loads(newsflow(stack, "status", "--json").stdout)
+        assert report["articles"]["embargoed"] >= 1
+        assert report["embargoes"]["next"] is not None
+        assert datetime.fromisoformat(report["embargoes"]["next"]) <= until
+        assert report["embargoes"]["overdue"] == 0  # the stack's scheduler runs
+    finally:
+        requests.delete(f"{stack.ingest}/v1/articles/{article_id}", headers=stack.auth, timeout=10)
+
+
 class PictureHost:
     """A partner's picture host that answers 500 until it is fixed."""
 
