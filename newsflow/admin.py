@@ -197,16 +197,43 @@ def published(session: Session, batch: int = 1000) -> Iterator[tuple[str, int]]:
         last = rows[-1].id
 
 
+def in_flight(session: Session, batch: int = 1000) -> Iterator[ArticleRow]:
+    """Articles whose current version was ``queued`` or ``processing``, in id order."""
+    last = ""
+    while True:
+        rows = list(
+            session.scalars(
+                select(ArticleRow)
+                .where(ArticleRow.status.in_(("queued", "processing")), ArticleRow.id > last)
+                .order_by(ArticleRow.id)
+                .limit(batch)
+            )
+        )
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].id
+
+
 def enqueue_rebuild(
     session: Session, pages: bool, images: bool, feeds: bool, batch: int = 1000
 ) -> int:
     """Outbox rows for a rebuild: every published article's images (and so its page and its
-    feeds), or its page, and every feed. Returns how many rows were written."""
+    feeds), or its page, and every feed. With images (``--all``, after a restore) also the
+    steps of every article that was under way: its task went with the old broker, and a
+    step is idempotent, so sending it again where it is still queued costs one no-op.
+    Returns how many rows were written."""
     count = 0
     if images or pages:
         task = TASK_PROCESS_IMAGES if images else TASK_RENDER_PAGE
         for article_id, version in published(session, batch):
             session.add(OutboxRow(task=task, args={"args": [article_id, version]}))
+            count += 1
+            if count % batch == 0:
+                session.flush()
+    if images:
+        for row in in_flight(session, batch):
+            session.add(OutboxRow(task=_follow_up(row), args={"args": [row.id, row.version]}))
             count += 1
             if count % batch == 0:
                 session.flush()

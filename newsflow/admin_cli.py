@@ -23,6 +23,14 @@ def _engine(settings: Settings):
     return make_engine(settings.database_url, immediate=True)
 
 
+def reader_engine(settings: Settings):
+    """For a long read (a backup): on SQLite a writer's engine (BEGIN IMMEDIATE) would hold
+    the write lock all along and stall ingest and the workers."""
+    from shared.db import make_engine
+
+    return make_engine(settings.database_url)
+
+
 def _redis(settings: Settings):
     from shared.redisurl import client
 
@@ -166,7 +174,8 @@ def retry(ids: tuple[str, ...], all_failed: bool, since: str | None) -> None:
     "--all",
     "everything",
     is_flag=True,
-    help="Pictures, pages and feeds of every published article (after a restore).",
+    help="Pictures, pages and feeds of every published article, and the steps of those "
+    "that were under way (after a restore).",
 )
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="Wait until the workers have taken all the work.")  # fmt: skip
@@ -216,7 +225,7 @@ def backup(file: Path) -> None:
     if file.exists():
         raise click.UsageError(f"{file} exists; name a new file")
     settings = Settings.from_env()
-    counts = run(_engine(settings), file)
+    counts = run(reader_engine(settings), file)
     click.echo(f"wrote {file}: " + ", ".join(f"{n} {t}" for t, n in counts.items() if n))
 
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import Engine, Table, func, insert, select, text, tuple_
+from sqlalchemy import Connection, Engine, Table, func, insert, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from shared.models import Base, UTCDateTime
@@ -48,7 +50,9 @@ def revision(engine: Engine) -> str | None:
 
 def _open(path: Path, mode: str) -> IO[str]:
     if path.suffix == ".gz":
-        return gzip.open(path, mode + "t", encoding="utf-8")
+        # Level 6, gzip(1)'s default: Python's default of 9 made a backup twice as long for
+        # a file 0.3% smaller (docs/benchmarks.md, Backup and restore).
+        return gzip.open(path, mode + "t", encoding="utf-8", compresslevel=6)
     return path.open(mode, encoding="utf-8")
 
 
@@ -83,9 +87,22 @@ def _rows(session: Session, table: Table, batch: int) -> Iterator[dict]:
         last = [rows[-1][k.name] for k in keys]
 
 
+def _snapshot(engine: Engine) -> Engine:
+    """Every batch of a backup is read in one transaction, so the file is the store at one
+    moment while ingest and the workers go on writing. PostgreSQL: REPEATABLE READ gives that
+    transaction one snapshot (READ COMMITTED, the default, would see rows committed between
+    batches: children without their parents). SQLite in WAL mode: a deferred BEGIN does (a
+    reader sees the database as of its first read and never blocks the writer); BEGIN
+    IMMEDIATE would hold the write lock for the whole backup and stall every writer."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="REPEATABLE READ")
+    return engine
+
+
 def backup(engine: Engine, path: Path, batch: int = BATCH) -> dict[str, int]:
+    """``engine``: a reader's (on SQLite, not ``make_engine(url, immediate=True)``)."""
     counts: dict[str, int] = {}
-    with _open(path, "w") as out, Session(engine) as session:
+    with _open(path, "w") as out, Session(_snapshot(engine)) as session:
         header = {"newsflow-backup": FORMAT, "revision": revision(engine),
                   "tables": [t.name for t in tables()]}  # fmt: skip
         out.write(json.dumps(header) + "\n")
@@ -127,6 +144,38 @@ def _reset_sequences(engine: Engine) -> None:
                     conn.execute(text("SELECT setval(:s, :v, false)"), {"s": seq, "v": top + 1})
 
 
+@contextmanager
+def _rollback_journal(conn: Connection) -> Iterator[None]:
+    """SQLite: the restore's one transaction in rollback-journal mode, back to WAL after.
+
+    In WAL mode every page the transaction writes goes to the WAL, and the WAL's index
+    (mapped into the process) grows with it until the commit: 20 MiB more peak memory at
+    10^6 articles. A rollback journal keeps only the pages the transaction changes, and an
+    empty store has none, so memory stays flat and the restore is still all or nothing.
+    The switch needs the only connection to the file; where another process has it open
+    (the store of a running system), SQLite keeps WAL and so does this."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.driver_connection  # outside SQLAlchemy's transaction: a PRAGMA
+    patience = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+    raw.execute("PRAGMA busy_timeout=0")  # the file in use: WAL at once, not after a wait
+    try:
+        switched = raw.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+    except sqlite3.OperationalError:  # "database is locked"
+        switched = False
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={int(patience)}")
+    try:
+        yield
+    finally:
+        # A process that opened the file meanwhile blocks this; every connection of ours
+        # sets WAL itself when it opens (shared.db), so the store is in WAL either way.
+        with suppress(sqlite3.OperationalError):
+            if switched:
+                raw.execute("PRAGMA journal_mode=WAL")
+
+
 def restore(engine: Engine, path: Path, batch: int = BATCH) -> dict[str, int]:
     by_name = {t.name: t for t in tables()}
     with _open(path, "r") as src:
@@ -145,7 +194,7 @@ def restore(engine: Engine, path: Path, batch: int = BATCH) -> dict[str, int]:
         _check_empty(engine)
         counts = {name: 0 for name in by_name}
         pending: dict[str, list[dict]] = {}
-        with engine.begin() as conn:
+        with engine.connect() as conn, _rollback_journal(conn), conn.begin():
             for number, line in enumerate(src, start=2):
                 try:
                     item = json.loads(line)

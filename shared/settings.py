@@ -92,6 +92,11 @@ class Settings:
     rate_limit: str = "600/minute"
     # Audit rows older than this are pruned by the periodic job.
     audit_retention_days: int = 90
+    # A pipeline step that meets a transient failure (an image host answering 5xx, the store
+    # or Redis away) is retried this many times, waiting 2 s, 4 s, ... up to the cap (with
+    # jitter), then the article is marked failed with the reason (render.tasks).
+    task_max_retries: int = 8
+    task_retry_backoff_max: int = 300
     # Webhook retries (shared.webhooks.retry): the first retry after about this many seconds,
     # each next one 4 times later, none later than the cap; given up after that many
     # attempts. An endpoint failing (no success) for WEBHOOK_DISABLE_AFTER seconds is disabled.
@@ -165,6 +170,8 @@ class Settings:
             key_secret=env.get("NEWSFLOW_KEY_SECRET", ""),
             rate_limit=env.get("RATE_LIMIT") or "600/minute",
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 90),
+            task_max_retries=max(0, _int(env, "TASK_MAX_RETRIES", 8)),
+            task_retry_backoff_max=max(1, _int(env, "TASK_RETRY_BACKOFF_MAX", 300)),
             webhook_retry_base_s=_float(env, "WEBHOOK_RETRY_BASE", 5.0),
             webhook_retry_max_s=_float(env, "WEBHOOK_RETRY_MAX", 4 * 3600.0),
             webhook_max_attempts=max(1, _int(env, "WEBHOOK_MAX_ATTEMPTS", 10)),
@@ -203,6 +210,8 @@ class Settings:
             "NEWSFLOW_KEY_SECRET": self.key_secret,
             "RATE_LIMIT": self.rate_limit,
             "AUDIT_RETENTION_DAYS": str(self.audit_retention_days),
+            "TASK_MAX_RETRIES": str(self.task_max_retries),
+            "TASK_RETRY_BACKOFF_MAX": str(self.task_retry_backoff_max),
             "WEBHOOK_RETRY_BASE": repr(self.webhook_retry_base_s),
             "WEBHOOK_RETRY_MAX": repr(self.webhook_retry_max_s),
             "WEBHOOK_MAX_ATTEMPTS": str(self.webhook_max_attempts),

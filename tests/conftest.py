@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,11 +145,12 @@ def _postgres_database() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request, tmp_path_factory) -> Iterator[str]:
-    """Every test that uses the store runs once on SQLite and once on PostgreSQL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'newsflow.db'}"
+@contextmanager
+def migrated_store(kind: str, directory: Path) -> Iterator[str]:
+    """A new store at the newest schema: a SQLite file in ``directory``, or a PostgreSQL
+    database of its own (dropped on the way out)."""
+    if kind == "sqlite":
+        url = f"sqlite:///{directory / 'newsflow.db'}"
         migrate.upgrade(url)
         yield url
         return
@@ -157,6 +159,13 @@ def database_url(request, tmp_path_factory) -> Iterator[str]:
     migrate.upgrade(url)
     yield url
     gen.close()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory) -> Iterator[str]:
+    """Every test that uses the store runs once on SQLite and once on PostgreSQL."""
+    with migrated_store(request.param, tmp_path_factory.mktemp("sqlite")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -294,21 +303,21 @@ class RunningStack:
             subprocess.run(["rm", "-rf", str(artifacts)], check=True)
 
 
-@pytest.fixture(scope="session")
-def stack(database_url, redis_srv, engine, tmp_path_factory) -> Iterator[RunningStack]:
-    """The whole system as real processes: Celery worker, outbox relay, ingest and feed
-    under gunicorn, on the private Redis and the session's database."""
-    feed_port, ingest_port = free_port(), free_port()
-    data_dir = tmp_path_factory.mktemp("data")
-    env = {
+def stack_env(database_url: str, redis_url: str, data_dir: Path) -> dict[str, str]:
+    """The test stack's settings, on free ports."""
+    return {
         "NEWSFLOW_DATA_DIR": str(data_dir),
         "DATABASE_URL": database_url,
-        "REDIS_URL": redis_srv.url,
-        "FEED_PORT": str(feed_port),
-        "INGEST_PORT": str(ingest_port),
+        "REDIS_URL": redis_url,
+        "FEED_PORT": str(free_port()),
+        "INGEST_PORT": str(free_port()),
         "RELAY_INTERVAL": "0.2",
         "ARCHIVE_PAGE_SIZE": "3",  # small, so a few articles fill RFC 5005 archive pages
         "FETCH_ALLOW_HOSTS": "127.0.0.1,localhost",
+        # A picture host answering 5xx fails its article within seconds, not the quarter of
+        # an hour of the default budget (tests/newsflow/test_admin.py retries one).
+        "TASK_MAX_RETRIES": "4",
+        "TASK_RETRY_BACKOFF_MAX": "2",
         # Webhook retries after ~0.2 s, 0.8 s, then 1 s each: a retry schedule in seconds,
         # through the settings (not by mocking time).
         "WEBHOOK_RETRY_BASE": "0.2",
@@ -317,7 +326,16 @@ def stack(database_url, redis_srv, engine, tmp_path_factory) -> Iterator[Running
         "WORKER_METRICS_PORT": str(free_port()),
         "LOG_FORMAT": "json",  # the log tests read the lines (tests/e2e/test_logs.py)
     }
+
+
+@contextmanager
+def running_stack(
+    env: dict[str, str], redis_srv: RedisServer, engine: sa.Engine
+) -> Iterator[RunningStack]:
+    """The whole system as real processes, supervised, stopped (and checked for leaked keys)
+    on the way out."""
     settings = Settings.from_env(env)
+    data_dir = settings.data_dir
     redis_srv.start() if redis_srv.proc is None or redis_srv.proc.poll() is not None else None
     stack = Stack(settings, concurrency=2)
     try:
@@ -343,11 +361,22 @@ def stack(database_url, redis_srv, engine, tmp_path_factory) -> Iterator[Running
 
     watcher = threading.Thread(target=supervise, name="supervise-stack", daemon=True)
     watcher.start()
-    yield running
-    stop_supervising.set()
-    watcher.join(timeout=5)
-    stack.stop()
+    try:
+        yield running
+    finally:
+        stop_supervising.set()
+        watcher.join(timeout=5)
+        stack.stop()
     assert_no_key_leaked(data_dir / "logs", engine, stack.settings)
+
+
+@pytest.fixture(scope="session")
+def stack(database_url, redis_srv, engine, tmp_path_factory) -> Iterator[RunningStack]:
+    """The whole system as real processes: Celery worker, outbox relay, ingest and feed
+    under gunicorn, on the private Redis and the session's database."""
+    env = stack_env(database_url, redis_srv.url, tmp_path_factory.mktemp("data"))
+    with running_stack(env, redis_srv, engine) as running:
+        yield running
 
 
 def assert_no_key_leaked(logs: Path, engine: sa.Engine, settings: Settings) -> None:

@@ -14,6 +14,14 @@ VISIBILITY_TIMEOUT_S = 900
 
 def create_app(settings: Settings | None = None) -> Celery:
     settings = settings or Settings.from_env()
+    if settings.task_retry_backoff_max + 120 > VISIBILITY_TIMEOUT_S:
+        # A retry waits in Redis, unacknowledged, for its countdown: past the visibility
+        # timeout Redis would hand it to a second worker and the step would run twice.
+        raise SystemExit(
+            f"newsflow: TASK_RETRY_BACKOFF_MAX={settings.task_retry_backoff_max} is too long: "
+            f"at most {VISIBILITY_TIMEOUT_S - 120} s (the broker's visibility timeout is "
+            f"{VISIBILITY_TIMEOUT_S} s)"
+        )
     app = Celery("newsflow-render", broker=settings.redis_url, set_as_current=False)
     app.conf.update(
         # JSON on the wire, nothing else accepted: a pickle payload is refused, not run.
@@ -42,5 +50,5 @@ def create_app(settings: Settings | None = None) -> Celery:
         worker_hijack_root_logger=False,
     )
     app.newsflow = RenderContext.build(settings)  # type: ignore[attr-defined]
-    tasks.register(app)
+    tasks.register(app, settings)
     return app

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from render import coalesce, feedbuild, images, locks, notify, observe, services, webhooks
 from render.fetch import FetchTransient
 from shared import metrics
+from shared.settings import Settings
 from shared.tasknames import (
     TASK_IMAGES_AVIF,
     TASK_NOTIFY_FEED,
@@ -43,6 +44,8 @@ TRANSIENT = (
     locks.LeaseLost,
     FetchTransient,
 )
+# The defaults; the worker takes the budget of the article and feed steps from the settings
+# (TASK_MAX_RETRIES, TASK_RETRY_BACKOFF_MAX: see step_retry).
 RETRY = {
     "autoretry_for": TRANSIENT,
     "retry_backoff": 2,
@@ -261,14 +264,27 @@ def webhook_deliver(self: Task, delivery_id: str) -> str:
     return outcome
 
 
-def register(app: Celery) -> None:
+def step_retry(settings: Settings) -> dict:
+    """RETRY with the configured budget: how long an article waits for a host to recover
+    before it is marked failed (an operator then sends it again with ``newsflow retry``)."""
+    return {
+        **RETRY,
+        "max_retries": settings.task_max_retries,
+        "retry_backoff_max": settings.task_retry_backoff_max,
+    }
+
+
+def register(app: Celery, settings: Settings) -> None:
     """Explicit registration: what the worker runs is listed here, not found by import."""
-    app.task(name=TASK_PROCESS_IMAGES, base=ArticleTask, **RETRY)(process_images)
+    # shared=False: these tasks belong to this app. Celery's default would also register
+    # them, with this app's budget, in every app made later in the process (a test run's).
+    retry = {**step_retry(settings), "shared": False}
+    app.task(name=TASK_PROCESS_IMAGES, base=ArticleTask, **retry)(process_images)
     # Not an ArticleTask: the article is published already; no AVIF is no failure.
-    app.task(name=TASK_IMAGES_AVIF, **RETRY)(add_avif)
-    app.task(name=TASK_RENDER_PAGE, base=ArticleTask, **RETRY)(render_page)
-    app.task(name=TASK_WITHDRAW, base=ArticleTask, **RETRY)(withdraw)
-    app.task(name=TASK_REBUILD_FEED, **RETRY)(rebuild_feed)
+    app.task(name=TASK_IMAGES_AVIF, **retry)(add_avif)
+    app.task(name=TASK_RENDER_PAGE, base=ArticleTask, **retry)(render_page)
+    app.task(name=TASK_WITHDRAW, base=ArticleTask, **retry)(withdraw)
+    app.task(name=TASK_REBUILD_FEED, **retry)(rebuild_feed)
     app.task(name=TASK_NOTIFY_FEED, **NOTIFY_RETRY)(notify_feed)
     app.task(name=TASK_WEBSUB_VERIFY, **VERIFY_RETRY)(websub_verify)
     app.task(name=TASK_WEBSUB_DELIVER, base=DeliveryTask, **DELIVER_RETRY)(websub_deliver)

@@ -7,21 +7,33 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 import requests
 import sqlalchemy as sa
+from werkzeug import Response
 
+from shared.settings import Settings
+from shared.tasknames import TASK_PROCESS_IMAGES
+from tests.conftest import SEED
+from tests.e2e.test_images_in_pipeline import with_picture
 from tests.ingest.test_api_bad_input import article
 
 pytestmark = pytest.mark.e2e
 
 FEEDS = ("/feeds/all.atom", "/feeds/all.rss", "/feeds/all.json")
+PICTURE = SEED / "images" / "20180110154233_9f8e7d.jpg"
 
 
 def newsflow(stack, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, **stack.settings.to_env()}
+    return cli(stack.settings, *args, timeout=timeout)
+
+
+def cli(settings: Settings, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``newsflow ARGS`` as an operator runs it, with these settings in its environment."""
+    env = {**os.environ, **settings.to_env()}
     return subprocess.run(
         [sys.executable, "-m", "newsflow", *args],
         env=env, capture_output=True, text=True, timeout=timeout,
@@ -69,23 +81,59 @@ def test_status_counts_embargoed_articles_and_names_the_next_release(stack):
         requests.delete(f"{stack.ingest}/v1/articles/{article_id}", headers=stack.auth, timeout=10)
 
 
-def test_retry_sends_a_failed_article_through_its_steps_again(stack):
-    article_id = post_published(stack, headlines=[{"value": "重试的文章"}])
-    with stack.writes() as session:
-        session.execute(
-            sa.text(
-                "UPDATE articles SET status = 'failed', status_reason = 'images failed: "
-                "host answered 500' WHERE id = :i"
-            ),
-            {"i": article_id},
-        )
+class PictureHost:
+    """A partner's picture host that answers 500 until it is fixed."""
+
+    def __init__(self, httpserver) -> None:
+        self.fixed = False
+        self.url = httpserver.url_for("/only.jpg")
+        httpserver.expect_request("/only.jpg").respond_with_handler(self.answer)
+
+    def answer(self, _request) -> Response:
+        if not self.fixed:
+            return Response("upstream broke", status=500)
+        return Response(PICTURE.read_bytes(), 200, content_type="image/jpeg")
+
+
+def post_failing(stack, host: PictureHost) -> str:
+    """An article whose only picture is on the broken host: the images step retries it (the
+    test stack's budget: TASK_MAX_RETRIES=4, backoff capped at 2 s) and then gives up."""
+    resp = stack.post(with_picture(host.url, headlines=[{"value": "图床坏了的文章"}]))
+    assert resp.status_code == 202, resp.text
+    article_id = resp.json()["id"]
+    stack.wait_status(article_id, "failed", timeout=90)
+    return article_id
+
+
+def test_a_picture_host_answering_500_fails_its_article_with_the_reason(stack, httpserver):
+    host = PictureHost(httpserver)
+    article_id = post_failing(stack, host)
+    reason = stack.status(article_id)["reason"]
+    step = TASK_PROCESS_IMAGES.rsplit(".", 1)[-1]
+    assert reason.startswith(f"{step} failed: FetchTransient")
+    assert f"{host.url} answered 500" in reason
+    # 1 + TASK_MAX_RETRIES fetches: the budget was spent, not cut short.
+    assert len(httpserver.log) == 1 + stack.settings.task_max_retries
     shown = newsflow(stack, "status")
-    assert f"failed    {article_id}" in shown.stdout and "host answered 500" in shown.stdout
+    assert f"failed    {article_id} tests/" in shown.stdout
+    assert f"{host.url} answered 500" in shown.stdout
+
+
+def test_retry_publishes_a_failed_article_once_its_picture_host_is_fixed(stack, httpserver):
+    host = PictureHost(httpserver)
+    article_id = post_failing(stack, host)
+    host.fixed = True
     run = newsflow(stack, "retry", article_id)
     assert run.returncode == 0, run.stderr
     assert "retrying 1 article(s)" in run.stdout
     info = stack.wait_status(article_id, "published")
     assert info["reason"] is None
+    assert info["images"] == {"img1": {"status": "ok"}}
+    renditions = info["article"]["associations"]["img1"]["renditions"]
+    assert renditions
+    for r in renditions:
+        resp = requests.get(r["href"], timeout=10)
+        assert resp.status_code == 200 and len(resp.content) == r["sizeinbytes"]
 
 
 def test_retry_refuses_an_article_that_did_not_fail(stack):
@@ -139,6 +187,35 @@ def test_backup_restore_rebuild_gives_back_the_same_feeds(stack, tmp_path):
     while served(stack) != before and time.monotonic() < deadline:
         time.sleep(0.5)
     assert served(stack) == before
+
+
+def test_rebuild_all_after_a_restore_finishes_an_article_that_was_under_way(
+    stack, httpserver, tmp_path
+):
+    asked, release = threading.Event(), threading.Event()
+
+    def slow_picture(_request) -> Response:
+        asked.set()
+        release.wait(timeout=30)
+        return Response(PICTURE.read_bytes(), 200, content_type="image/jpeg")
+
+    httpserver.expect_request("/slow.jpg").respond_with_handler(slow_picture)
+    resp = stack.post(with_picture(httpserver.url_for("/slow.jpg")))
+    article_id = resp.json()["id"]
+    assert asked.wait(timeout=30)  # its images step is under way: its task is in the broker
+    dump = tmp_path / "store.jsonl"
+    run = newsflow(stack, "backup", str(dump))
+    release.set()
+    assert run.returncode == 0, run.stderr
+    stack.wait_status(article_id, "published")
+
+    wipe(stack)  # a new host: the old broker, and the task in it, are gone
+    assert newsflow(stack, "restore", str(dump)).returncode == 0
+    assert stack.status(article_id)["status"] == "processing"
+    run = newsflow(stack, "rebuild", "--all")
+    assert run.returncode == 0, run.stderr
+    info = stack.wait_status(article_id, "published")
+    assert info["images"] == {"img1": {"status": "ok"}}
 
 
 def wipe(stack) -> None:
