@@ -1,6 +1,7 @@
 """A partner walks the change log from an empty cursor while articles are created, updated,
-withdrawn and published again, many at once, and ends with exactly the final state: every
-change once, in order, no gap, every item valid ninjs 3.1 (issue 10's check)."""
+withdrawn, held by embargoes and released, and published again, many at once, and ends with
+exactly the final state: every change once, in order, no gap, every item valid ninjs 3.1
+(issue 10's check)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ ARTICLES = 100
 OPS_EACH = 5  # 500 changes in all
 PAGE = 37
 DRIVERS = 8
+EMBARGO_S = 1.0
 
 
 def now() -> str:
@@ -42,12 +44,15 @@ class Driver:
         self.id: str | None = None
         self.final: tuple[str, str] | None = None  # ("live", headline) or ("withdrawn", "")
 
-    def post(self, headline: str, status: str = "usable") -> dict:
+    def post(self, headline: str, status: str = "usable", embargo: float = 0) -> dict:
         doc = {
             "source": "tests", "guid": self.guid, "language": "zh-CN", "versionCreated": now(),
             "pubStatus": status, "headlines": [{"value": headline}],
             "bodies": [{"value": f"<p>{headline}</p>"}], "places": [{"name": self.region}],
         }  # fmt: skip
+        if embargo:
+            until = datetime.now(timezone(timedelta(hours=8))) + timedelta(seconds=embargo)
+            doc["embargoedUntil"] = until.isoformat()
         resp = self.stack.post(doc)
         assert resp.status_code == 202, resp.text
         return resp.json()
@@ -71,12 +76,14 @@ class Driver:
         live = False
         for step in range(OPS_EACH):
             headline = f"第{self.n}篇 第{step}版"
-            if live and step > 0 and rng.random() < 0.3:
+            roll = rng.random()
+            if live and step > 0 and roll < 0.3:
                 body = self.post(headline, "canceled")
                 self.wait(body["id"], "withdrawn", None)
                 live, self.final = False, ("withdrawn", "")
             else:
-                body = self.post(headline)
+                # One change in five is held by an embargo and released by the scheduler.
+                body = self.post(headline, embargo=EMBARGO_S if roll > 0.8 else 0)
                 self.wait(body["id"], "published", body["version"])
                 live, self.final = True, ("live", headline)
             self.id = body["id"]
@@ -118,13 +125,19 @@ def test_a_partner_pulls_500_concurrent_changes_and_ends_with_the_final_state(st
     with stack.engine.connect() as conn:
         logged = (
             conn.execute(
-                sa.text("SELECT seq FROM change_places WHERE name = :r ORDER BY seq"), {"r": region}
+                sa.text(
+                    "SELECT p.seq FROM change_places p JOIN changes c ON c.seq = p.seq "
+                    "WHERE p.name = :r AND c.audience = 'all' ORDER BY p.seq"
+                ),
+                {"r": region},
             )
             .scalars()
             .all()
         )
     assert seqs == list(logged), "a change was skipped"
     assert len(seqs) == ARTICLES * OPS_EACH
+    ops = {c["operation"] for c in pulled_changes}
+    assert ops == {"published", "updated", "withdrawn", "released"}, ops
     for item in pulled_items:
         assert list(NINJS.iter_errors(item)) == [], item["uri"]
     state: dict[str, tuple[str, str]] = {}
