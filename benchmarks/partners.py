@@ -1,10 +1,14 @@
 #!/usr/bin/env python
-"""Partner syndication: does a page of the pull API cost the same at 10^3 and at 10^6 changes?
+"""Partner syndication: the pull API's page cost against the log's size, and how soon a
+publication reaches partners' webhook endpoints.
 
     .venv/bin/python benchmarks/partners.py pull                       # SQLite, 10^3 and 10^6
     .venv/bin/python benchmarks/partners.py pull --postgres            # and PostgreSQL
     .venv/bin/python benchmarks/partners.py pull --sizes 1000,100000   # quicker
+    .venv/bin/python benchmarks/partners.py webhooks                   # 1, then 20 endpoints
+    .venv/bin/python benchmarks/partners.py webhooks --postgres        # on PostgreSQL
 
+**pull**:
 For each backend and size: a fresh database migrated with ``shared.migrate.upgrade``, then N
 change-log rows bulk-inserted (each a realistic CJK article as published, documents from
 benchmarks/serve.py's ArticleMaker, 500 distinct ones reused; with their ``change_places``
@@ -16,6 +20,14 @@ against the 10^3 store on the same backend and position: the target is <= 1.2 (a
 must not grow with the log; the query is one primary-key range scan).
 
 Every request is authenticated (a key lookup) and audited (one row written), as in service.
+
+**webhooks**: the whole system as ``newsflow up`` starts it (``newsflow.launcher.Stack``:
+private Redis, worker with 2 processes, relay, scheduler, ingest, feed), and N partner
+endpoints, each a real HTTP server on 127.0.0.1 answering 200. Articles are posted one at a
+time (``--articles``, ``--rate`` a second); for every delivery received, the time from the
+change's commit (the change log's ``at``, found by the payload's ``sequence``) to its arrival,
+and from the POST to its arrival. Baseline, in the same run: one endpoint; then 20. Targets
+(issue 10): publish -> received p50 <= 200 ms, p99 <= 1 s with 20 endpoints on 2 cores.
 """
 
 from __future__ import annotations
@@ -187,6 +199,165 @@ def pull(args) -> int:
     return 0
 
 
+class Receivers:
+    """N partner endpoints: real HTTP servers on 127.0.0.1 that note each arrival."""
+
+    def __init__(self, n: int) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.arrivals: list[tuple[int, int, float]] = []  # (endpoint, sequence, time)
+        lock = threading.Lock()
+        arrivals = self.arrivals
+
+        def handler_for(index: int):
+            class Handler(BaseHTTPRequestHandler):
+                def do_POST(self):
+                    body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                    at = time.time()
+                    seq = json.loads(body)["data"]["sequence"]
+                    with lock:
+                        arrivals.append((index, seq, at))
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+
+                def log_message(self, *args):
+                    pass
+
+            return Handler
+
+        self.servers = [ThreadingHTTPServer(("127.0.0.1", 0), handler_for(i)) for i in range(n)]
+        for server in self.servers:
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{s.server_address[1]}/hook" for s in self.servers]
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.shutdown()
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def webhooks(args) -> int:
+    import json
+    import shutil
+
+    import requests
+
+    from newsflow.launcher import Stack
+    from shared import keysecret, partners
+    from shared.db import make_engine, make_sessionmaker
+    from shared.models import ChangeRow
+    from shared.settings import Settings
+    from shared.webhooks import endpoints
+
+    tmp = Path(tempfile.mkdtemp(prefix="nf-bench-hooks-"))
+    env = {
+        "NEWSFLOW_DATA_DIR": str(tmp / "var"),
+        "INGEST_PORT": str(_free_port()),
+        "FEED_PORT": str(_free_port()),
+        "FETCH_ALLOW_HOSTS": "127.0.0.1",  # the endpoints are local (the guard allows them)
+        "LOG_FORMAT": "console",
+    }
+    if args.postgres:
+        stack_db = contextlib.ExitStack()
+        env["DATABASE_URL"] = stack_db.enter_context(postgres_database(args.postgres_url))
+    settings = Settings.from_env(env)
+    receivers = Receivers(args.endpoints)
+    stack = Stack(settings, concurrency=2)
+    rows = []
+    try:
+        stack.start()
+        settings = stack.settings
+        from newsflow import localkeys
+
+        key = localkeys.issue(settings, "bench", ["ingest:write"], ["bench"], localkeys.UNLIMITED)
+        engine = make_engine(settings.database_url, True)
+        sessions = make_sessionmaker(engine)
+        secret = keysecret.secret_bytes(settings)
+
+        def add_endpoints(urls: list[str]) -> None:
+            with sessions.begin() as session:
+                for url in urls:
+                    name = f"hook-{uuid.uuid4().hex[:8]}"
+                    partners.create_partner(session, name, [partners.SCOPE_CONTENT_READ], secret)
+                    session.flush()
+                    endpoints.add(session, name, url, ["published"], secret, datetime.now(UTC))
+
+        def run(n_articles: int, phase: str, endpoints_now: int) -> None:
+            posted: dict[int, float] = {}
+            start = len(receivers.arrivals)
+            for i in range(n_articles):
+                doc = {
+                    "source": "bench", "guid": f"hook-{uuid.uuid4().hex}", "language": "zh-CN",
+                    "versionCreated": datetime.now(UTC).isoformat(),
+                    "headlines": [{"value": f"推送测试 {phase} {i}"}],
+                    "bodies": [{"value": "<p>正文。</p>" * 20}],
+                }  # fmt: skip
+                t0 = time.time()
+                resp = requests.post(
+                    f"{stack.ingest_url}/v1/articles", json=doc,
+                    headers={"Authorization": f"Bearer {key}"}, timeout=30,
+                )  # fmt: skip
+                assert resp.status_code == 202, resp.text
+                posted[i] = t0
+                time.sleep(1 / args.rate)
+            deadline = time.time() + 60
+            want = start + n_articles * endpoints_now
+            while len(receivers.arrivals) < want and time.time() < deadline:
+                time.sleep(0.1)
+            got = receivers.arrivals[start:]
+            with engine.connect() as conn:
+                at = dict(conn.execute(sa.select(ChangeRow.seq, ChangeRow.at)).all())
+            lat = [(t - at[seq].timestamp()) * 1000 for _, seq, t in got]
+            first_post = min(posted.values())
+            rows.append((phase, endpoints_now, len(got), want - start, lat, first_post))
+
+        warm = 3
+        add_endpoints(receivers.urls()[:1])
+        run(warm, "warm-up", 1)
+        rows.clear()
+        run(args.articles, "1 endpoint", 1)
+        add_endpoints(receivers.urls()[1:])
+        run(args.articles, f"{args.endpoints} endpoints", args.endpoints)
+        engine.dispose()
+    finally:
+        stack.stop()
+        receivers.close()
+        if args.postgres:
+            stack_db.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    base = None
+    table_rows = []
+    for phase, _n, got, want, lat, _ in rows:
+        p50, p99 = _pct(lat, 0.5), _pct(lat, 0.99)
+        base = base or (p50, p99)
+        table_rows.append((phase, f"{got}/{want}", f"{p50:.0f}", f"{p99:.0f}",
+                           f"{p50 / base[0]:.2f}x", f"{p99 / base[1]:.2f}x"))  # fmt: skip
+    backend = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"\npublish (change committed) -> webhook received, {backend}, "
+          f"{args.articles} articles at {args.rate}/s:")  # fmt: skip
+    print(table(table_rows, ("endpoints", "received", "p50 ms", "p99 ms", "p50 vs 1", "p99 vs 1")))
+    print("targets with 20 endpoints: p50 <= 200 ms, p99 <= 1000 ms")
+    print(json.dumps({"when": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"}))
+    return 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="what", required=True)
@@ -196,8 +367,14 @@ def main() -> int:
     p.add_argument("--postgres", action="store_true", help="also PostgreSQL")
     p.add_argument("--postgres-url", default=os.environ.get("TEST_POSTGRES_URL", PG_URL))
     p.add_argument("--no-sqlite", action="store_true")
+    w = sub.add_parser("webhooks", help="publish -> webhook received, 1 and N endpoints")
+    w.add_argument("--endpoints", type=int, default=20)
+    w.add_argument("--articles", type=int, default=40, help="articles per phase")
+    w.add_argument("--rate", type=float, default=2.0, help="articles posted a second")
+    w.add_argument("--postgres", action="store_true", help="the stack on PostgreSQL")
+    w.add_argument("--postgres-url", default=os.environ.get("TEST_POSTGRES_URL", PG_URL))
     args = ap.parse_args()
-    return pull(args)
+    return pull(args) if args.what == "pull" else webhooks(args)
 
 
 if __name__ == "__main__":
