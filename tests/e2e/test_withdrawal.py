@@ -12,6 +12,7 @@ import requests
 
 from tests.e2e.helpers_outputs import FORMATS, Names, feed_url, unique_picture, upload
 from tests.e2e.helpers_outputs import where_shown as shown
+from tests.e2e.test_webhooks import endpoints  # noqa: F401 - the fixture
 from tests.feed.test_websub import Subscriber, hub, subscribe  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.e2e
@@ -154,3 +155,30 @@ def test_a_withdrawn_article_is_in_no_format_of_the_all_feed(stack, fmt):
     stack.wait_feed(path, lambda b: article_id.encode() in b)
     assert delete(stack, article_id).status_code == 202
     stack.wait_feed(path, lambda b: article_id.encode() not in b)
+
+
+def test_a_withdrawal_reaches_partners_as_a_tombstone_by_pull_and_push(stack, endpoints):  # noqa: F811
+    """Issue 10's check in one: page 410, feeds without it, its only picture gone, and both
+    partner channels carried the tombstone."""
+    hook = endpoints()
+    reader = stack.new_partner(["content:read"])
+    article_id, _other, names, own, _shared = published_with_pictures(stack)
+    hook.wait_received(2)  # this article and the other one, published
+    assert delete(stack, article_id).status_code == 202
+    stack.wait_status(article_id, "withdrawn")
+    wait_gone(stack, article_id, names, own)
+    assert requests.get(f"{stack.feed}/articles/{article_id}", timeout=10).status_code == 410
+    assert all(requests.get(h, timeout=10).status_code == 404 for h in own)
+    pushed = [
+        r["payload"]["data"] for r in hook.wait_received(3)
+        if r["payload"]["data"]["item"]["uri"].endswith(article_id)
+    ]  # fmt: skip
+    assert [d["operation"] for d in pushed] == ["published", "withdrawn"]
+    assert pushed[-1]["item"]["pubStatus"] == "canceled" and "bodies" not in pushed[-1]["item"]
+    pulled = requests.get(
+        f"{stack.feed}/v1/partner/items/{article_id}", params={"versions": "all"},
+        headers={"Authorization": f"Bearer {reader}"}, timeout=10,
+    ).json()  # fmt: skip
+    assert [c["operation"] for c in pulled["changes"]] == ["published", "withdrawn"]
+    assert pulled["items"][-1]["pubStatus"] == "canceled"
+    assert pulled["changes"][-1]["sequence"] == pushed[-1]["sequence"]
