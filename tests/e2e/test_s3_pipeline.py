@@ -31,8 +31,8 @@ PREFIX = "site/artifacts"
 
 
 class S3Stack(Stack):
-    def env(self) -> dict[str, str]:
-        return {**super().env(), **S3_CREDENTIALS}
+    def env(self, name: str | None = None) -> dict[str, str]:
+        return {**super().env(name), **S3_CREDENTIALS}
 
 
 @dataclasses.dataclass

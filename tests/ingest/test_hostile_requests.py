@@ -59,9 +59,14 @@ def test_every_route_answers_hostile_headers_without_a_500(stack, headers):
 
 def test_every_route_answers_an_unknown_method_with_405_and_allow(stack):
     failures = []
-    for rule in routes(stack):
+    rules = routes(stack)
+    for rule in rules:
         path = ARG.sub("x", rule.rule)
+        # The methods some rule answers at this path (DELETE /v1/articles/<id> withdraws).
+        taken = set().union(*(r.methods for r in rules if r.rule == rule.rule))
         for method in ("PUT", "DELETE", "PATCH"):
+            if method in taken:
+                continue
             status, headers, body = send(stack.ingest, method, path, b"{}")
             if status != 405 or not headers.get("allow") or problem(status, headers, body):
                 failures.append(f"{method} {path}: {status} Allow={headers.get('allow')}")
