@@ -146,19 +146,29 @@ def measure(url: str, n: int, runs: int) -> dict[str, float]:
         "middle": encode(keysecret.secret_bytes(settings), partner_id, scope, n // 2),
         "head": encode(keysecret.secret_bytes(settings), partner_id, scope, n - PAGE),
     }
-    out = {}
-    for name, cursor in positions.items():
-        query = {"limit": PAGE} | ({"cursor": cursor} if cursor else {})
-        times = []
-        for i in range(runs + 2):
-            t0 = time.perf_counter()
-            resp = client.get("/v1/partner/items", query_string=query, headers=headers)
-            elapsed = time.perf_counter() - t0
-            assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
-            assert len(resp.get_json()["items"]) == PAGE
-            if i >= 2:  # two warm-up requests
-                times.append(elapsed * 1000)
-        out[name] = statistics.median(times)
+    queries = {
+        name: {"limit": PAGE} | ({"cursor": cursor} if cursor else {})
+        for name, cursor in positions.items()
+    }
+
+    def once(query: dict) -> float:
+        t0 = time.perf_counter()
+        resp = client.get("/v1/partner/items", query_string=query, headers=headers)
+        elapsed = time.perf_counter() - t0
+        assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
+        assert len(resp.get_json()["items"]) == PAGE
+        return elapsed * 1000
+
+    for query in queries.values():  # warm-up: each position's pages read once or twice
+        for _ in range(3):
+            once(query)
+    times: dict[str, list[float]] = {name: [] for name in queries}
+    # The positions take turns, so a disturbance (another process, a checkpoint) falls on
+    # all of them rather than on whichever was measured first.
+    for _ in range(runs):
+        for name, query in queries.items():
+            times[name].append(once(query))
+    out = {name: statistics.median(values) for name, values in times.items()}
     return out
 
 
