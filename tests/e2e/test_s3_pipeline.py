@@ -72,7 +72,9 @@ def s3_stack(s3_server, tmp_path_factory) -> Iterator[Running]:
         # The second replica: the same command on another port, as on a second host.
         second = S3Stack(dataclasses.replace(stack.settings, feed_port=free_port()))
         log = data_dir / "logs" / "feed-2.log"
-        stack.supervisor.add("feed-2", partial(stack._spawn, second.commands()["feed"], log), log)
+        stack.supervisor.add(
+            "feed-2", partial(stack._spawn, "feed-2", second.commands()["feed"], log), log
+        )
         wait_healthy(second.feed_url)
     except Exception:
         stack.stop()
