@@ -25,11 +25,11 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Hashable, Iterator
+from collections.abc import Iterator
 
 import redis
 
-from shared.artifacts import Artifact, ArtifactInfo, ArtifactStore
+from shared.artifacts import ArtifactStore, ForwardingStore
 
 log = logging.getLogger(__name__)
 
@@ -161,13 +161,13 @@ def holding(
         raise LeaseLost(f"{name} lapsed before the work was done")
 
 
-class LeasedStore:
+class LeasedStore(ForwardingStore):
     """An artifact store whose writes first check the lease, so a holder that lost its lock
     stops before it writes over the next holder's newer bytes."""
 
     def __init__(self, store: ArtifactStore, lease: Lease) -> None:
-        self.store, self.lease = store, lease
-        self.remote = store.remote
+        super().__init__(store)
+        self.lease = lease
 
     def put(self, key: str, data: bytes) -> None:
         self.lease.check()
@@ -181,15 +181,3 @@ class LeasedStore:
     def delete(self, key: str) -> None:
         self.lease.check()
         self.store.delete(key)
-
-    def get(self, key: str) -> bytes | None:
-        return self.store.get(key)
-
-    def load(self, key: str) -> Artifact | None:
-        return self.store.load(key)
-
-    def info(self, key: str) -> ArtifactInfo | None:
-        return self.store.info(key)
-
-    def version(self, key: str) -> Hashable | None:
-        return self.store.version(key)

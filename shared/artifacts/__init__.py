@@ -16,6 +16,7 @@ from shared.artifacts.interfaces import (
     ArtifactInfo,
     ArtifactStore,
     BadKey,
+    ForwardingStore,
     StoreUnavailable,
     check_key,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "ArtifactInfo",
     "ArtifactStore",
     "BadKey",
+    "ForwardingStore",
     "LocalArtifactStore",
     "StoreUnavailable",
     "check_key",

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Iterable
 
 import redis
 
-from shared.artifacts.interfaces import Artifact, ArtifactInfo, ArtifactStore
+from shared.artifacts.interfaces import ArtifactStore, ForwardingStore
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +39,13 @@ def parse(data: bytes | str) -> list[str] | None:
     return keys
 
 
-class AnnouncingStore:
+class AnnouncingStore(ForwardingStore):
     """A store whose writes are announced after they are done. A failed announcement is
     logged, not raised: the artifact is written, and readers find it by revalidation."""
 
     def __init__(self, store: ArtifactStore, publish: Callable[[str, str], object]) -> None:
-        self.store = store
+        super().__init__(store)
         self.publish = publish  # redis.Redis.publish, or anything with its signature
-        self.remote = store.remote
 
     @classmethod
     def on(cls, store: ArtifactStore, client: redis.Redis) -> AnnouncingStore:
@@ -79,15 +78,3 @@ class AnnouncingStore:
             self.store.delete(key)
         finally:
             self._announce([key])
-
-    def get(self, key: str) -> bytes | None:
-        return self.store.get(key)
-
-    def load(self, key: str) -> Artifact | None:
-        return self.store.load(key)
-
-    def info(self, key: str) -> ArtifactInfo | None:
-        return self.store.info(key)
-
-    def version(self, key: str) -> Hashable | None:
-        return self.store.version(key)

@@ -65,6 +65,36 @@ class ArtifactStore(Protocol):
         """Idempotent: deleting what is not there is no error."""
 
 
+class ForwardingStore:
+    """A store around another: everything is passed on as it is. A wrapper that adds to
+    writes (announcing them, checking a lease first) overrides just those."""
+
+    def __init__(self, store: ArtifactStore) -> None:
+        self.store = store
+        self.remote = store.remote
+
+    def put(self, key: str, data: bytes) -> None:
+        self.store.put(key, data)
+
+    def put_many(self, items: dict[str, bytes]) -> None:
+        self.store.put_many(items)
+
+    def delete(self, key: str) -> None:
+        self.store.delete(key)
+
+    def get(self, key: str) -> bytes | None:
+        return self.store.get(key)
+
+    def load(self, key: str) -> Artifact | None:
+        return self.store.load(key)
+
+    def info(self, key: str) -> ArtifactInfo | None:
+        return self.store.info(key)
+
+    def version(self, key: str) -> Hashable | None:
+        return self.store.version(key)
+
+
 # NAME_MAX of Linux file systems (and S3's limit on a whole key is 1024 bytes).
 NAME_MAX_BYTES = 255
 KEY_MAX_BYTES = 1024
