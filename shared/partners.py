@@ -18,9 +18,12 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import logging
 import re
 import secrets
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -29,6 +32,8 @@ from sqlalchemy.orm import Session
 
 from shared.models import ApiKey, AuditRow, Partner
 from shared.schema import SOURCE_PATTERN
+
+log = logging.getLogger(__name__)
 
 SCOPE_INGEST_WRITE = "ingest:write"  # POST/DELETE articles and media (own sources)
 SCOPE_CONTENT_READ = "content:read"  # full text through the partner API
@@ -261,6 +266,30 @@ def authenticate(
 def record(session: Session, **fields) -> None:
     """One audit row (the caller commits). ``fields``: AuditRow's columns."""
     session.add(AuditRow(**fields))
+
+
+def record_request(
+    sessions: Callable[[], AbstractContextManager[Session]],
+    who: Principal,
+    method: str,
+    route: str,
+    status: int,
+    client: str | None,
+    article_id: str | None = None,
+    version: int | None = None,
+) -> None:
+    """The audit row of one answered request, in its own transaction (every service's
+    ``auth`` hook). The answer stands whatever happens here: a lost row is logged, without
+    the key, never turned into a 500."""
+    try:
+        with sessions() as session:
+            record(
+                session, partner_id=who.partner_id, key_id=who.key_id, method=method,
+                route=route[:200], status=status, article_id=article_id, version=version,
+                client=(client or "")[:64] or None,
+            )  # fmt: skip
+    except Exception:
+        log.exception("audit row for partner %s not written", who.partner)
 
 
 def audit(session: Session, name: str, since: datetime | None, limit: int = 1000):
