@@ -4,8 +4,6 @@ OpenAPI 3.1 document is valid and served as generated."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from openapi_spec_validator import validate
 from feed import auth, contract
 from feed.app import create_app
 from shared import access
+from tests.contract_run import keeps_its_contract
 
 ROOT = Path(__file__).parents[2]
 
@@ -56,24 +55,7 @@ def test_a_public_route_with_a_revoked_or_bogus_key_says_why(stack):
 
 
 def test_the_partner_routes_keep_the_contract(stack, tmp_path):
-    """schemathesis on the partner pull API, with the suite's key: no 5xx, and every answer
-    as the document says. Once, on SQLite (the contract does not depend on the store)."""
-    if not stack.settings.database_url.startswith("sqlite"):
-        pytest.skip("the contract run is store-independent; it runs once, on SQLite")
-    cmd = [
-        str(Path(sys.executable).with_name("schemathesis")), "run",
-        f"{stack.feed}/openapi.json",
-        "--checks", "not_a_server_error,status_code_conformance,"
-        "content_type_conformance,response_schema_conformance",
-        "--max-examples", "15", "--seed", "2017", "--generation-deterministic",
-        "--include-path-regex", "^/v1/partner",
-        "-H", f"Authorization: Bearer {stack.key}",
-        "--request-timeout", "20", "--max-time", "45",
-        "--phases", "examples,coverage,fuzzing", "--no-color",
-    ]  # fmt: skip
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    out = (run.stdout + run.stderr).replace(stack.key, "<key>")
-    assert run.returncode == 0, out[-6000:]
+    keeps_its_contract(stack, stack.feed, tmp_path, 15, "--include-path-regex", "^/v1/partner")
 
 
 def test_metrics_has_its_own_rule_and_is_no_partner_route():

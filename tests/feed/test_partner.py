@@ -6,7 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ import requests
 from jsonschema import Draft202012Validator
 
 from shared.partners import SCOPE_CONTENT_READ, SCOPE_EMBARGO_READ, SCOPE_INGEST_WRITE
+from tests.ingest.test_api_bad_input import now_shanghai
 
 SCHEMA = json.loads(
     (Path(__file__).parents[1] / "fixtures/ninjs/ninjs-schema_3.1.json").read_text()
@@ -22,16 +23,12 @@ NINJS = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_
 ITEMS = "/v1/partner/items"
 
 
-def now() -> str:
-    return datetime.now(timezone(timedelta(hours=8))).isoformat()
-
-
 def article(**overrides) -> dict:
     doc = {
         "source": "tests",
         "guid": f"partner-{uuid.uuid4().hex}",
         "language": "zh-CN",
-        "versionCreated": now(),
+        "versionCreated": now_shanghai(),
         "headlines": [{"value": "合作方测试"}],
         "bodies": [{"value": "<p>正文。</p>"}],
         "places": [{"name": "合作方"}],

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ import requests
 from openapi_spec_validator import validate
 
 from ingest import contract
+from tests.contract_run import keeps_its_contract
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).parents[2]
@@ -54,25 +53,9 @@ def test_the_reference_page_loads_nothing_from_elsewhere(stack):
 
 
 def test_the_live_server_keeps_the_contract(stack, tmp_path):
-    """schemathesis, with the suite's key: no 5xx, and every answer (status, content type,
-    body) as the document says. Once, on SQLite: the HTTP contract does not depend on the
-    store, and a run takes a minute."""
-    if not stack.settings.database_url.startswith("sqlite"):
-        pytest.skip("the contract run is store-independent; it runs once, on SQLite")
-    cmd = [
-        str(Path(sys.executable).with_name("schemathesis")), "run",
-        f"{stack.ingest}/openapi.json",
-        "--checks", "not_a_server_error,status_code_conformance,"
-        "content_type_conformance,response_schema_conformance",
-        "--max-examples", "10", "--seed", "2017", "--generation-deterministic",
-        "--exclude-path-regex", "^/(docs|openapi)",
-        "-H", f"Authorization: Bearer {stack.key}",
-        "--request-timeout", "20", "--max-time", "45",
-        "--phases", "examples,coverage,fuzzing", "--no-color",
-    ]  # fmt: skip
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    out = (run.stdout + run.stderr).replace(stack.key, "<key>")
-    assert run.returncode == 0, out[-6000:]
+    keeps_its_contract(
+        stack, stack.ingest, tmp_path, 10, "--exclude-path-regex", "^/(docs|openapi)"
+    )
 
 
 def test_metrics_has_its_own_rule_and_is_no_partner_route():
