@@ -4,6 +4,7 @@ OpenAPI 3.1 document is valid and served as generated."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,24 @@ def test_the_partner_routes_keep_the_contract(stack, tmp_path):
 def test_metrics_has_its_own_rule_and_is_no_partner_route():
     assert auth.RULES["observe.metrics_view"] == access.METRICS
     assert "/metrics" not in contract.document()["paths"]
+
+
+def test_every_guarded_feed_route_is_401_without_a_key_and_403_without_its_scope(stack, url_map):
+    """The walk ingest's tests make, over the feed service's keyed routes (the partner API)."""
+    guarded = [(e, r) for e, r in url_map if auth.RULES[e] not in (access.PUBLIC, access.METRICS)]
+    assert {e for e, _ in guarded} >= {"partner.items", "partner.item"}
+    writer = stack.new_partner(["ingest:write"], ["tests"])
+    for endpoint, rule in guarded:
+        path = re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "0" * 32, rule)
+        bare = requests.get(f"{stack.feed}{path}", timeout=10)
+        assert bare.status_code == 401, (endpoint, bare.text)
+        assert bare.json()["error"] == "missing_key"
+        assert bare.headers["WWW-Authenticate"].startswith("Bearer")
+        if auth.RULES[endpoint] == access.ANY_KEY:
+            continue
+        refused = requests.get(
+            f"{stack.feed}{path}", headers={"Authorization": f"Bearer {writer}"}, timeout=10
+        )
+        assert refused.status_code == 403, (endpoint, refused.text)
+        assert refused.json()["error"] == "insufficient_scope"
+        assert auth.RULES[endpoint] in refused.json()["detail"]
